@@ -1,0 +1,17 @@
+#pragma once
+// One function per subcommand. Each is collective over `comm` and returns the exit code.
+#include "gwflow/app/cli.hpp"
+#include "gwflow/parallel/communicator.hpp"
+
+namespace gwflow::app {
+
+int run_train(const CommandLine& cl, const parallel::Communicator& comm);
+int run_sample(const CommandLine& cl, const parallel::Communicator& comm);
+int run_logprob(const CommandLine& cl, const parallel::Communicator& comm);
+int run_info(const CommandLine& cl, const parallel::Communicator& comm);
+int run_make_data(const CommandLine& cl, const parallel::Communicator& comm);
+
+/// Collective: rank 0 creates `dir` (and parents); every rank throws IoError if that failed.
+void make_directories_collective(const std::string& dir, const parallel::Communicator& comm);
+
+}  // namespace gwflow::app

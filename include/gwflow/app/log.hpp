@@ -1,0 +1,26 @@
+#pragma once
+// Rank-aware logging for the commands: rank 0 speaks for the job; other ranks only warn.
+#include <string>
+
+#include "gwflow/parallel/communicator.hpp"
+
+namespace gwflow::app {
+
+class Log {
+ public:
+  explicit Log(const parallel::Communicator& comm) : comm_(comm) {}
+  /// Rank 0 only, stdout.
+  void info(const std::string& line) const;
+  /// Rank 0 only, stderr, "gwflow: warning: ...".
+  void warn(const std::string& line) const;
+  /// Any rank, stderr, prefixed with "[rank r]" on ranks other than 0.
+  void warn_local(const std::string& line) const;
+
+ private:
+  const parallel::Communicator& comm_;
+};
+
+/// "1.23 s", "4 min 05 s", ...
+std::string format_seconds(double s);
+
+}  // namespace gwflow::app

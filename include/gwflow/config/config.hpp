@@ -1,0 +1,96 @@
+#pragma once
+// Typed, validated configuration (INTERFACE.md "Config"): one struct per section, defaults here.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gwflow::config {
+
+/// A dataset inside an HDF5 file, written "FILE.h5:/path/in/file".
+struct DatasetRef {
+  std::string file;
+  std::string path;
+  bool empty() const { return file.empty(); }
+  std::string str() const { return file + ":" + path; }
+};
+
+/// Parses "FILE.h5:/path" (the path must start with '/'); `what` names the key in errors.
+DatasetRef parse_dataset_ref(const std::string& text, const std::string& what);
+
+/// A box [[lo_1, ..., lo_D], [hi_1, ..., hi_D]].
+struct Box {
+  std::vector<double> low, high;
+};
+
+struct DataConfig {
+  DatasetRef train;                 ///< [N, D] points
+  DatasetRef weights;               ///< [N] target log density (regression losses)
+  DatasetRef validation;            ///< optional; else the last validation_fraction of train
+  double validation_fraction = 0.1;
+  std::optional<Box> boundaries;    ///< optional box (the 1 % margin is added)
+};
+
+struct ModelConfig {
+  int64_t n_layers = 3;
+  std::vector<int64_t> hidden_features{5};  ///< one per layer (an int in the file is repeated)
+  bool constant = false;
+  std::string dtype = "float32";            ///< "float32" | "float64"
+};
+
+struct TrainingConfig {
+  std::string loss = "forward_KL";  ///< "forward_KL" (regression losses: later)
+  int64_t iterations = 1000;        ///< optimizer steps (mbank's N_epochs)
+  int64_t batch_size = 10000;       ///< global, across all ranks; 0 = whole training set
+  double learning_rate = 1e-3;
+  int64_t validation_step = 20;
+  int64_t seed = 0;
+  std::string backend = "torch";    ///< "torch" (the reference path)
+  int64_t checkpoint_every = 100;
+  int64_t threads = 0;              ///< LibTorch threads per rank; 0 = automatic
+};
+
+struct OutputConfig {
+  std::string dir = "runs/seed_tutorial";
+};
+
+struct SampleConfig {
+  std::string weights = "runs/seed_tutorial/weights.zip";
+  int64_t n = 1000000;
+  int64_t seed = 1;
+  std::string out = "runs/seed_tutorial/samples.h5";
+  std::optional<Box> boundaries;
+  std::string dtype = "float32";
+  std::string backend = "torch";
+  int64_t block_size = 65536;       ///< rows per rank per step (bounds memory)
+};
+
+struct LogprobConfig {
+  std::string weights = "runs/seed_tutorial/weights.zip";
+  DatasetRef input;
+  std::string out = "runs/seed_tutorial/logprob.h5";
+  bool noise = false;               ///< also write /z
+  std::string dtype = "float32";
+  std::string backend = "torch";
+  int64_t block_size = 65536;
+};
+
+struct Config {
+  std::string source;  ///< the file it came from
+  DataConfig data;
+  ModelConfig model;
+  TrainingConfig training;
+  OutputConfig output;
+  SampleConfig sample;
+  LogprobConfig logprob;
+};
+
+/// Reads `path`, applies `overrides` ("section.key=VALUE", VALUE in TOML; a value that is not
+/// valid TOML is taken as a string) and validates everything. Throws ConfigError naming the key
+/// and file:line:col (or the --set argument) for unknown keys, wrong types and bad values.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// The resolved config (every key, defaults included) as TOML text.
+std::string to_toml(const Config& config);
+
+}  // namespace gwflow::config

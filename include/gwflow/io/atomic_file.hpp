@@ -1,0 +1,24 @@
+#pragma once
+// Crash-safe file replacement: write a temporary name, fsync, rename over the final name.
+#include <string>
+#include <vector>
+
+namespace gwflow::io {
+
+/// The temporary name used while `final_path` is being written ("<final>.partial").
+std::string partial_path(const std::string& final_path);
+
+/// fsyncs `tmp_path`, renames it to `final_path` and fsyncs the directory: a crash leaves either
+/// the old complete file or the new one. Throws IoError naming the file.
+void commit_file(const std::string& tmp_path, const std::string& final_path);
+
+/// Writes `bytes` to `path` atomically (partial name, fsync, rename).
+void write_file_atomic(const std::string& path, const std::vector<char>& bytes);
+
+/// Reads a whole file; IoError naming it when it cannot be read.
+std::vector<char> read_file(const std::string& path);
+
+/// Creates a directory and its parents (no error when it exists).
+void make_directories(const std::string& dir);
+
+}  // namespace gwflow::io

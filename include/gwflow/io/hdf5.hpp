@@ -1,0 +1,80 @@
+#pragma once
+// RAII HDF5 handles with checked calls. Every failure becomes an IoError carrying the file, the
+// object and HDF5's own message; HDF5's automatic error printing is switched off.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "gwflow/parallel/communicator.hpp"
+
+namespace gwflow::io {
+
+/// Turns off HDF5's stderr error dumps for this process (idempotent).
+void silence_hdf5_errors();
+
+/// Throws IoError("<context>: <HDF5's message>") when `status` < 0; returns it otherwise.
+hid_t h5_check(hid_t status, const std::string& context);
+
+/// Owns one HDF5 identifier of any kind; closes it with the matching H5*close (nothrow).
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(hid_t id) : id_(id) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& o) noexcept : id_(o.id_) { o.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& o) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  void reset() noexcept;
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+/// An HDF5 file opened serially (comm == nullptr) or with MPI-IO over `comm` (collective open).
+class File {
+ public:
+  enum class Mode { kRead, kReadWrite, kCreate /* truncates */ };
+  /// Collective over `comm` when given.
+  File(const std::string& path, Mode mode, const parallel::Communicator* comm = nullptr);
+  const std::string& path() const { return path_; }
+  hid_t id() const { return handle_.get(); }
+  bool parallel() const { return comm_ != nullptr; }
+  const parallel::Communicator* comm() const { return comm_; }
+  bool has(const std::string& dataset) const;
+  /// Dimensions of a dataset; IoError naming file:path when it does not exist.
+  std::vector<int64_t> dims(const std::string& dataset) const;
+  /// Reads rows [offset, offset + count) of a 1-D or 2-D numeric dataset as float64
+  /// ([count] or [count, cols]). Collective when the file is parallel (count may be 0).
+  torch::Tensor read_rows(const std::string& dataset, int64_t offset, int64_t count) const;
+  /// Creates a chunked float32/float64 dataset of shape `dims` (collective when parallel).
+  void create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype);
+  /// Writes `rows` ([count] or [count, cols], converted to the dataset's type) at row `offset`.
+  /// Collective when parallel (every rank calls it, count may be 0).
+  void write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows);
+  /// Writes a whole small 1-D float64 dataset (serial files only).
+  void write_vector(const std::string& dataset, const std::vector<double>& values);
+  /// Attributes on an object ("/" = the file). Collective with the same value when parallel.
+  void write_attribute(const std::string& object, const std::string& name, const std::string& value);
+  void write_attribute(const std::string& object, const std::string& name, double value);
+  void write_attribute(const std::string& object, const std::string& name, int64_t value);
+  std::string read_string_attribute(const std::string& object, const std::string& name) const;
+  double read_double_attribute(const std::string& object, const std::string& name) const;
+  /// Flushes and closes (collective when parallel); errors are reported, unlike the destructor.
+  void close();
+
+ private:
+  Handle open_dataset(const std::string& dataset) const;
+  Handle attribute_target(const std::string& object) const;
+  std::string where(const std::string& dataset) const { return path_ + ":" + dataset; }
+  std::string path_;
+  const parallel::Communicator* comm_;
+  Handle handle_;
+};
+
+}  // namespace gwflow::io

@@ -1,0 +1,23 @@
+#pragma once
+// Stop requests: SIGINT/SIGTERM/SIGUSR1 only set a flag; ranks agree on it at step boundaries.
+#include "gwflow/parallel/communicator.hpp"
+
+namespace gwflow::parallel {
+
+/// Installs async-signal-safe handlers for SIGINT, SIGTERM and SIGUSR1 (restored on destruction).
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  /// The signal this rank received (0 if none).
+  static int local();
+  /// Collective: the signal any rank received (largest number wins), 0 if none.
+  static int agreed(const Communicator& comm);
+  /// For tests: behave as if `sig` had arrived.
+  static void raise_for_test(int sig);
+};
+
+}  // namespace gwflow::parallel

@@ -1,0 +1,28 @@
+#pragma once
+// Training history (mbank's history dict) and its HDF5 file.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gwflow::train {
+
+struct History {
+  int64_t validation_step = 1;
+  std::vector<double> train_loss;         ///< one per iteration
+  std::vector<double> validation_loss;    ///< one per validation
+  std::vector<double> valmetric_value;    ///< one per validation
+  std::vector<double> validation_iteration;  ///< the iteration of each validation
+  double valmetric_mean = 0;
+  double valmetric_std = 0;
+  std::string validation_metric = "cross_entropy";
+};
+
+/// Writes /train_loss, /validation_loss, /valmetric_value, /validation_iteration and the
+/// attributes validation_step, valmetric_mean, valmetric_std, validation_metric (atomically).
+/// Not collective: call on one rank.
+void save_history(const History& history, const std::string& path);
+
+/// Reads a history file written by save_history.
+History load_history(const std::string& path);
+
+}  // namespace gwflow::train

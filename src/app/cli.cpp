@@ -1,0 +1,110 @@
+#include "gwflow/app/cli.hpp"
+
+#include <set>
+
+#include "gwflow/errors.hpp"
+
+namespace gwflow::app {
+namespace {
+
+// Options each command accepts; true = takes a value.
+const std::map<std::string, std::map<std::string, bool>>& command_options() {
+  static const std::map<std::string, std::map<std::string, bool>> kOptions = {
+      {"train", {{"--set", true}, {"--restart", false}}},
+      {"sample", {{"--set", true}}},
+      {"logprob", {{"--set", true}}},
+      {"info", {}},
+      {"make-data", {{"--n", true}, {"--seed", true}, {"--out", true}}},
+  };
+  return kOptions;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine cl;
+  if (argc < 2) throw UsageError("no command given (try gwflow --help)");
+  const std::string first = argv[1];
+  if (first == "--version" || first == "-V") {
+    cl.version = true;
+    return cl;
+  }
+  if (first == "--help" || first == "-h" || first == "help") {
+    cl.help = true;
+    if (argc > 2) cl.command = argv[2];
+    return cl;
+  }
+  const auto& all = command_options();
+  auto it = all.find(first);
+  if (it == all.end()) throw UsageError("unknown command '" + first + "' (try gwflow --help)");
+  cl.command = first;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      cl.help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) == 0) {
+      std::string value;
+      bool inline_value = false;
+      if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--set", 0) != 0) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        inline_value = true;
+      }
+      auto opt = it->second.find(arg);
+      if (opt == it->second.end()) throw UsageError(first + ": unknown option '" + arg + "'");
+      if (opt->second && !inline_value) {
+        if (i + 1 >= argc) throw UsageError(first + ": " + arg + " needs a value");
+        value = argv[++i];
+      }
+      if (arg == "--set") {
+        cl.overrides.push_back(value);
+      } else {
+        cl.options[arg] = value;
+      }
+    } else {
+      cl.positional.push_back(arg);
+    }
+  }
+  return cl;
+}
+
+std::string help_text(const std::string& command) {
+  if (command == "train") {
+    return "usage: gwflow train CONFIG.toml [--set section.key=value ...] [--restart]\n"
+           "  Trains the flow of CONFIG's [model] on [data] with [training]; writes weights.zip and\n"
+           "  history.h5 into [output].dir. Runs on any number of MPI ranks (data-parallel).\n"
+           "  Ctrl+C stops cleanly after the current iteration and still writes the outputs.\n";
+  }
+  if (command == "sample") {
+    return "usage: gwflow sample CONFIG.toml [--set section.key=value ...]\n"
+           "  Draws [sample].n points from [sample].weights into [sample].out (/samples [n, D],\n"
+           "  /log_prob [n]). Row i's noise depends only on (seed, i): any rank count, same file.\n";
+  }
+  if (command == "logprob") {
+    return "usage: gwflow logprob CONFIG.toml [--set section.key=value ...]\n"
+           "  Evaluates log p(x) of the flow [logprob].weights on [logprob].input; writes /log_prob\n"
+           "  (and /z with noise = true) into [logprob].out. Points outside the box get -inf.\n";
+  }
+  if (command == "info") {
+    return "usage: gwflow info WEIGHTS\n"
+           "  Prints the architecture, parameter count, box and constant of a weights file.\n";
+  }
+  if (command == "make-data") {
+    return "usage: gwflow make-data seed-tutorial --n N --seed S --out FILE.h5\n"
+           "  Writes N rows of (Exp(1), N(0, 1)) into FILE.h5:/x [N, 2] (the seed tutorial's data).\n"
+           "  Row i depends only on (S, i): the file is the same for any number of ranks.\n";
+  }
+  return "usage: gwflow <command> [options]     (gwflow <command> --help for details)\n"
+         "  train     CONFIG.toml [--set k=v ...] [--restart]   train a normalizing flow\n"
+         "  sample    CONFIG.toml [--set k=v ...]               draw samples and their log densities\n"
+         "  logprob   CONFIG.toml [--set k=v ...]               log densities of given points\n"
+         "  info      WEIGHTS                                   describe a weights file\n"
+         "  make-data seed-tutorial --n N --seed S --out F.h5   make the seed tutorial's data\n"
+         "  --version, --help\n"
+         "Every command runs alone or under mpirun/srun with any number of ranks.\n"
+         "Exit codes: 0 done, 1 error, 2 usage error, 75 stopped by a signal (continue later).\n";
+}
+
+}  // namespace gwflow::app

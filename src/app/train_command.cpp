@@ -1,0 +1,120 @@
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "gwflow/app/commands.hpp"
+#include "gwflow/app/log.hpp"
+#include "gwflow/config/config.hpp"
+#include "gwflow/errors.hpp"
+#include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/weights.hpp"
+#include "gwflow/parallel/signals.hpp"
+#include "gwflow/train/trainer.hpp"
+#include "gwflow/version.hpp"
+
+namespace gwflow::app {
+
+void make_directories_collective(const std::string& dir, const parallel::Communicator& comm) {
+  int ok = 1;
+  std::string error;
+  if (comm.is_root()) {
+    try {
+      io::make_directories(dir);
+    } catch (const IoError& e) {
+      ok = 0;
+      error = e.what();
+    }
+  }
+  comm.broadcast(ok);
+  if (!ok) throw IoError(comm.is_root() ? error : dir + ": cannot create the directory");
+}
+
+int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
+  if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
+  if (cl.options.count("--restart")) {
+    throw UsageError("train: --restart needs checkpoints, which this version does not write yet");
+  }
+  const Log log(comm);
+  const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
+  if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
+  const std::string dir = cfg.output.dir;
+  make_directories_collective(dir, comm);
+
+  const auto t_load = std::chrono::steady_clock::now();
+  const train::TrainingData data = train::load_training_data(cfg.data, comm);
+  train::Trainer trainer(cfg, data, comm);
+  const auto& arch = trainer.flow()->architecture();
+  log.info("gwflow " + std::string(kVersion) + " train: " + std::to_string(comm.size()) + " rank(s), " +
+           std::to_string(torch::get_num_threads()) + " torch thread(s) per rank, backend " + cfg.training.backend +
+           ", " + cfg.model.dtype);
+  log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
+  log.info("data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
+           " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
+           std::to_string(cfg.training.batch_size == 0 ? data.n_train
+                                                       : std::min(cfg.training.batch_size, data.n_train)));
+  if (cfg.training.batch_size > data.n_train) {
+    log.warn("training.batch_size = " + std::to_string(cfg.training.batch_size) + " exceeds the " +
+             std::to_string(data.n_train) + " training rows; using the whole training set each step");
+  }
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+  train::TrainCallbacks cb;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_print = t0 - std::chrono::hours(1);
+  const auto& hist = trainer.history();
+  cb.progress = [&](const train::Progress& p) {
+    if (!comm.is_root()) return;
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = p.iteration + 1 == p.iterations;
+    if (!(p.validated && now - last_print >= std::chrono::milliseconds(500)) && !last) return;
+    last_print = now;
+    const double elapsed = std::chrono::duration<double>(now - t0).count();
+    const double rate = (p.iteration + 1) / std::max(elapsed, 1e-9);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "iter %6lld/%lld  train %.4f  val %.4f  metric %.4f (ref %.4f +- %.4f)  %.1f it/s  ETA %s",
+                  static_cast<long long>(p.iteration + 1), static_cast<long long>(p.iterations), p.train_loss,
+                  hist.validation_loss.empty() ? NAN : hist.validation_loss.back(),
+                  hist.valmetric_value.empty() ? NAN : hist.valmetric_value.back(), hist.valmetric_mean,
+                  hist.valmetric_std, rate, format_seconds((p.iterations - p.iteration - 1) / rate).c_str());
+    std::printf("%s\n", buf);
+    std::fflush(stdout);
+  };
+  cb.message = [&](const std::string& m) { log.warn(m); };
+
+  {
+    parallel::StopSignals signals;
+    trainer.run(cb);
+  }
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
+  if (comm.is_root()) {
+    io::write_weights(weights_path, trainer.flow()->state_dict());
+    train::save_history(trainer.history(), history_path);
+    const std::string resolved = config::to_toml(cfg);
+    io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
+  }
+  comm.barrier();
+  const int64_t done = trainer.iterations_done();
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "trained %lld iterations in %s (%.2f ms/iteration; data load %s); final validation loss %.5f",
+                static_cast<long long>(done), format_seconds(train_s).c_str(), 1e3 * train_s / std::max<int64_t>(done, 1),
+                format_seconds(load_s).c_str(), hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
+  log.info(buf);
+  log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml");
+  if (trainer.stop_signal() == SIGINT) {
+    log.info("stopped by SIGINT after iteration " + std::to_string(done) + "; outputs hold the state so far");
+    return 0;
+  }
+  if (trainer.stop_signal() != 0) {
+    throw Error("stopped by a signal after iteration " + std::to_string(done) +
+                "; weights and history were written, but this version cannot checkpoint for a restart");
+  }
+  return 0;
+}
+
+}  // namespace gwflow::app

@@ -1,0 +1,352 @@
+#include "gwflow/config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "gwflow/errors.hpp"
+
+namespace gwflow::config {
+namespace {
+
+std::string where(const toml::source_region& src) {
+  std::ostringstream s;
+  s << (src.path ? *src.path : std::string("<config>")) << ":" << src.begin.line << ":" << src.begin.column;
+  return s.str();
+}
+
+/// Reads one TOML table key by key; keys never read are reported by finish().
+class Section {
+ public:
+  Section(const toml::table* table, std::string name) : table_(table), name_(std::move(name)) {}
+
+  bool has(const std::string& key) const { return table_ && table_->contains(key); }
+
+  void read(const std::string& key, int64_t& out, int64_t min_value) {
+    if (auto* n = node(key)) {
+      if (!n->is_integer()) fail(key, *n, "must be an integer");
+      out = n->as_integer()->get();
+      if (out < min_value) fail(key, *n, "must be >= " + std::to_string(min_value));
+    }
+  }
+  void read(const std::string& key, double& out) {
+    if (auto* n = node(key)) {
+      if (n->is_integer()) {
+        out = static_cast<double>(n->as_integer()->get());
+      } else if (n->is_floating_point()) {
+        out = n->as_floating_point()->get();
+      } else {
+        fail(key, *n, "must be a number");
+      }
+    }
+  }
+  void read(const std::string& key, bool& out) {
+    if (auto* n = node(key)) {
+      if (!n->is_boolean()) fail(key, *n, "must be true or false");
+      out = n->as_boolean()->get();
+    }
+  }
+  void read(const std::string& key, std::string& out, const std::set<std::string>& allowed = {}) {
+    if (auto* n = node(key)) {
+      if (!n->is_string()) fail(key, *n, "must be a string");
+      out = n->as_string()->get();
+      if (!allowed.empty() && !allowed.count(out)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
+        fail(key, *n, "is \"" + out + "\"; expected one of " + list);
+      }
+    }
+  }
+  void read(const std::string& key, DatasetRef& out) {
+    if (auto* n = node(key)) {
+      if (!n->is_string()) fail(key, *n, "must be a string \"FILE.h5:/path\"");
+      try {
+        out = parse_dataset_ref(n->as_string()->get(), qualified(key));
+      } catch (const ConfigError& e) {
+        throw ConfigError(where(n->source()) + ": " + e.what());
+      }
+    }
+  }
+  /// An int (repeated `n` times later) or a list of ints.
+  void read(const std::string& key, std::vector<int64_t>& out) {
+    if (auto* n = node(key)) {
+      out.clear();
+      if (n->is_integer()) {
+        out.push_back(n->as_integer()->get());
+      } else if (auto* arr = n->as_array()) {
+        for (auto& e : *arr) {
+          if (!e.is_integer()) fail(key, e, "must be an integer or a list of integers");
+          out.push_back(e.as_integer()->get());
+        }
+        if (out.empty()) fail(key, *n, "must not be an empty list");
+      } else {
+        fail(key, *n, "must be an integer or a list of integers");
+      }
+      for (int64_t v : out) {
+        if (v < 1) fail(key, *n, "widths must be >= 1");
+      }
+    }
+  }
+  void read(const std::string& key, std::optional<Box>& out) {
+    if (auto* n = node(key)) {
+      auto* arr = n->as_array();
+      const char* shape = "must be [[lo_1, ..., lo_D], [hi_1, ..., hi_D]]";
+      if (!arr || arr->size() != 2) fail(key, *n, shape);
+      Box box;
+      for (int side = 0; side < 2; ++side) {
+        auto* row = (*arr)[side].as_array();
+        if (!row || row->empty()) fail(key, *n, shape);
+        auto& dst = side == 0 ? box.low : box.high;
+        for (auto& e : *row) {
+          if (e.is_integer()) {
+            dst.push_back(static_cast<double>(e.as_integer()->get()));
+          } else if (e.is_floating_point()) {
+            dst.push_back(e.as_floating_point()->get());
+          } else {
+            fail(key, e, shape);
+          }
+        }
+      }
+      if (box.low.size() != box.high.size()) fail(key, *n, "low and high must have the same length");
+      for (size_t d = 0; d < box.low.size(); ++d) {
+        if (!(box.high[d] > box.low[d])) fail(key, *n, "high must exceed low in dimension " + std::to_string(d));
+      }
+      out = box;
+    }
+  }
+
+  /// Throws for the first key that was never read.
+  void finish() const {
+    if (!table_) return;
+    for (auto&& [k, v] : *table_) {
+      if (!read_.count(std::string(k.str()))) {
+        throw ConfigError(where(k.source()) + ": unknown key '" + qualified(std::string(k.str())) + "'");
+      }
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& key, const toml::node& n, const std::string& msg) const {
+    throw ConfigError(where(n.source()) + ": " + qualified(key) + " " + msg);
+  }
+  std::string qualified(const std::string& key) const { return name_ + "." + key; }
+
+ private:
+  const toml::node* node(const std::string& key) {
+    read_.insert(key);
+    return table_ ? table_->get(key) : nullptr;
+  }
+  const toml::table* table_;
+  std::string name_;
+  std::set<std::string> read_;
+};
+
+void apply_override(toml::table& root, const std::string& arg) {
+  const auto eq = arg.find('=');
+  const std::string what = "--set " + arg;
+  if (eq == std::string::npos) throw ConfigError(what + ": expected section.key=VALUE");
+  const std::string path = arg.substr(0, eq), value = arg.substr(eq + 1);
+  const auto dot = path.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() ||
+      path.find('.', dot + 1) != std::string::npos) {
+    throw ConfigError(what + ": expected section.key=VALUE");
+  }
+  const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value, what);
+  } catch (const toml::parse_error&) {
+    // Shells strip quotes: --set output.dir="runs/a" arrives as output.dir=runs/a.
+    std::string quoted = "\"";
+    for (char ch : value) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      quoted += ch;
+    }
+    try {
+      parsed = toml::parse("v = " + quoted + "\"", what);
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(what + ": " + std::string(e.description()));
+    }
+  }
+  auto* sec = root.get(section);
+  if (!sec) {
+    root.insert_or_assign(section, toml::table{});
+    sec = root.get(section);
+  }
+  if (!sec->is_table()) throw ConfigError(what + ": '" + section + "' is not a section");
+  sec->as_table()->insert_or_assign(key, std::move(*parsed.get("v")));
+}
+
+void check_dtype_backend(Section& s, std::string& dtype, std::string& backend) {
+  s.read("dtype", dtype, {"float32", "float64"});
+  s.read("backend", backend, {"torch", "kokkos"});
+  if (backend == "kokkos") {
+    throw ConfigError(s.qualified("backend") +
+                      " = \"kokkos\": the Kokkos kernels are not part of this build yet; use \"torch\"");
+  }
+}
+
+}  // namespace
+
+DatasetRef parse_dataset_ref(const std::string& text, const std::string& what) {
+  const auto colon = text.rfind(":/");
+  if (colon == std::string::npos || colon == 0) {
+    throw ConfigError(what + " = \"" + text + "\": expected \"FILE.h5:/path/in/file\"");
+  }
+  return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  {
+    std::ifstream probe(path);
+    if (!probe) throw ConfigError(path + ": cannot open the config file");
+  }
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(where(e.source()) + ": " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+
+  static const std::set<std::string> kSections = {"data", "model", "training", "output", "sample", "logprob"};
+  for (auto&& [k, v] : root) {
+    const std::string name(k.str());
+    if (!kSections.count(name)) throw ConfigError(where(k.source()) + ": unknown section '" + name + "'");
+    if (!v.is_table()) throw ConfigError(where(v.source()) + ": '" + name + "' must be a [section]");
+  }
+  auto table = [&](const char* name) { return root.get_as<toml::table>(name); };
+
+  Config c;
+  c.source = path;
+  {
+    Section s(table("data"), "data");
+    s.read("train", c.data.train);
+    s.read("weights", c.data.weights);
+    s.read("validation", c.data.validation);
+    s.read("validation_fraction", c.data.validation_fraction);
+    s.read("boundaries", c.data.boundaries);
+    if (!(c.data.validation_fraction > 0 && c.data.validation_fraction < 1)) {
+      throw ConfigError("data.validation_fraction must be in (0, 1)");
+    }
+    s.finish();
+  }
+  {
+    Section s(table("model"), "model");
+    s.read("n_layers", c.model.n_layers, 1);
+    bool hidden_given = s.has("hidden_features");
+    s.read("hidden_features", c.model.hidden_features);
+    s.read("constant", c.model.constant);
+    s.read("dtype", c.model.dtype, {"float32", "float64"});
+    s.finish();
+    auto& h = c.model.hidden_features;
+    if (h.size() == 1) {
+      h.assign(c.model.n_layers, h[0]);
+    } else if (static_cast<int64_t>(h.size()) != c.model.n_layers) {
+      throw ConfigError(std::string(hidden_given ? "" : "default ") + "model.hidden_features has " +
+                        std::to_string(h.size()) + " widths but model.n_layers = " +
+                        std::to_string(c.model.n_layers));
+    }
+  }
+  {
+    Section s(table("training"), "training");
+    s.read("loss", c.training.loss, {"forward_KL"});
+    s.read("iterations", c.training.iterations, 0);
+    s.read("batch_size", c.training.batch_size, 0);
+    s.read("learning_rate", c.training.learning_rate);
+    s.read("validation_step", c.training.validation_step, 1);
+    s.read("seed", c.training.seed, 0);
+    s.read("backend", c.training.backend, {"torch", "kokkos"});
+    s.read("checkpoint_every", c.training.checkpoint_every, 0);
+    s.read("threads", c.training.threads, 0);
+    if (!(c.training.learning_rate > 0)) throw ConfigError("training.learning_rate must be > 0");
+    if (c.training.backend == "kokkos") {
+      throw ConfigError("training.backend = \"kokkos\": the Kokkos kernels are not part of this build yet; use \"torch\"");
+    }
+    s.finish();
+  }
+  {
+    Section s(table("output"), "output");
+    s.read("dir", c.output.dir);
+    s.finish();
+  }
+  {
+    Section s(table("sample"), "sample");
+    s.read("weights", c.sample.weights);
+    s.read("n", c.sample.n, 0);
+    s.read("seed", c.sample.seed, 0);
+    s.read("out", c.sample.out);
+    s.read("boundaries", c.sample.boundaries);
+    s.read("block_size", c.sample.block_size, 1);
+    check_dtype_backend(s, c.sample.dtype, c.sample.backend);
+    s.finish();
+  }
+  {
+    Section s(table("logprob"), "logprob");
+    s.read("weights", c.logprob.weights);
+    s.read("input", c.logprob.input);
+    s.read("out", c.logprob.out);
+    s.read("noise", c.logprob.noise);
+    s.read("block_size", c.logprob.block_size, 1);
+    check_dtype_backend(s, c.logprob.dtype, c.logprob.backend);
+    s.finish();
+  }
+  return c;
+}
+
+std::string to_toml(const Config& c) {
+  auto box = [](const std::optional<Box>& b) {
+    toml::array a;
+    if (b) {
+      toml::array lo, hi;
+      for (double v : b->low) lo.push_back(v);
+      for (double v : b->high) hi.push_back(v);
+      a.push_back(std::move(lo));
+      a.push_back(std::move(hi));
+    }
+    return a;
+  };
+  toml::array hidden;
+  for (auto h : c.model.hidden_features) hidden.push_back(h);
+  toml::table data{{"train", c.data.train.empty() ? "" : c.data.train.str()},
+                   {"weights", c.data.weights.empty() ? "" : c.data.weights.str()},
+                   {"validation", c.data.validation.empty() ? "" : c.data.validation.str()},
+                   {"validation_fraction", c.data.validation_fraction}};
+  if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
+  toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
+                     {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend},
+                     {"block_size", c.sample.block_size}};
+  if (c.sample.boundaries) sample.insert("boundaries", box(c.sample.boundaries));
+  toml::table root{
+      {"data", data},
+      {"model", toml::table{{"n_layers", c.model.n_layers},
+                            {"hidden_features", hidden},
+                            {"constant", c.model.constant},
+                            {"dtype", c.model.dtype}}},
+      {"training", toml::table{{"loss", c.training.loss},
+                               {"iterations", c.training.iterations},
+                               {"batch_size", c.training.batch_size},
+                               {"learning_rate", c.training.learning_rate},
+                               {"validation_step", c.training.validation_step},
+                               {"seed", c.training.seed},
+                               {"backend", c.training.backend},
+                               {"checkpoint_every", c.training.checkpoint_every},
+                               {"threads", c.training.threads}}},
+      {"output", toml::table{{"dir", c.output.dir}}},
+      {"sample", sample},
+      {"logprob", toml::table{{"weights", c.logprob.weights},
+                              {"input", c.logprob.input.empty() ? "" : c.logprob.input.str()},
+                              {"out", c.logprob.out},
+                              {"noise", c.logprob.noise},
+                              {"dtype", c.logprob.dtype},
+                              {"backend", c.logprob.backend},
+                              {"block_size", c.logprob.block_size}}}};
+  std::ostringstream s;
+  s << root << "\n";
+  return s.str();
+}
+
+}  // namespace gwflow::config

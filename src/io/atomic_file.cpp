@@ -1,0 +1,65 @@
+#include "gwflow/io/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "gwflow/errors.hpp"
+
+namespace gwflow::io {
+namespace {
+
+void fsync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) {
+    if (directory) return;  // best effort on file systems that do not allow it
+    throw IoError(path + ": cannot open for fsync (" + std::strerror(errno) + ")");
+  }
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0 && !directory) throw IoError(path + ": fsync failed (" + std::strerror(errno) + ")");
+}
+
+}  // namespace
+
+std::string partial_path(const std::string& final_path) { return final_path + ".partial"; }
+
+void commit_file(const std::string& tmp_path, const std::string& final_path) {
+  fsync_path(tmp_path, false);
+  if (std::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+    throw IoError(final_path + ": cannot rename " + tmp_path + " onto it (" + std::strerror(errno) + ")");
+  }
+  auto dir = std::filesystem::path(final_path).parent_path();
+  fsync_path(dir.empty() ? "." : dir.string(), true);
+}
+
+void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
+  const std::string tmp = partial_path(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw IoError(tmp + ": cannot create (" + std::strerror(errno) + ")");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw IoError(tmp + ": write failed (disk full?)");
+  }
+  commit_file(tmp, path);
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open (" + std::strerror(errno) + ")");
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void make_directories(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(dir + ": cannot create the directory (" + ec.message() + ")");
+}
+
+}  // namespace gwflow::io

@@ -1,0 +1,272 @@
+#include "gwflow/io/hdf5.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "gwflow/errors.hpp"
+
+namespace gwflow::io {
+namespace {
+
+herr_t collect_error(unsigned n, const H5E_error2_t* err, void* data) {
+  auto* msg = static_cast<std::string*>(data);
+  if (n == 0 && err->desc) *msg = err->desc;  // the innermost, most specific description
+  return 0;
+}
+
+std::string hdf5_message() {
+  std::string msg;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &msg);
+  H5Eclear2(H5E_DEFAULT);
+  return msg.empty() ? "HDF5 call failed" : msg;
+}
+
+Handle make_dxpl(bool parallel) {
+  Handle dxpl(h5_check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  if (parallel) h5_check(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  return dxpl;
+}
+
+hid_t memory_type(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kFloat64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+}
+
+}  // namespace
+
+void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+hid_t h5_check(hid_t status, const std::string& context) {
+  if (status < 0) throw IoError(context + ": " + hdf5_message());
+  return status;
+}
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() noexcept {
+  if (id_ < 0) return;
+  switch (H5Iget_type(id_)) {
+    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    case H5I_DATASPACE: H5Sclose(id_); break;
+    case H5I_DATATYPE: H5Tclose(id_); break;
+    case H5I_ATTR: H5Aclose(id_); break;
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_GENPROP_LST: H5Pclose(id_); break;
+    default: break;
+  }
+  id_ = H5I_INVALID_HID;
+}
+
+File::File(const std::string& path, Mode mode, const parallel::Communicator* comm)
+    : path_(path), comm_(comm && comm->size() > 1 ? comm : nullptr) {
+  silence_hdf5_errors();
+  Handle fapl(h5_check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  if (comm_) h5_check(H5Pset_fapl_mpio(fapl.get(), comm_->get(), MPI_INFO_NULL), path + ": H5Pset_fapl_mpio");
+  hid_t id = H5I_INVALID_HID;
+  if (mode == Mode::kCreate) {
+    id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0) throw IoError(path + ": cannot create the file (" + hdf5_message() + ")");
+  } else {
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      throw IoError(path + ": no such file (or not readable)");
+    }
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Fis_accessible(path.c_str(), fapl.get()) <= 0) {
+#else
+    if (H5Fis_hdf5(path.c_str()) <= 0) {
+#endif
+      H5Eclear2(H5E_DEFAULT);
+      throw IoError(path + ": not an HDF5 file");
+    }
+    id = H5Fopen(path.c_str(), mode == Mode::kRead ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get());
+    if (id < 0) throw IoError(path + ": cannot open (" + hdf5_message() + ")");
+  }
+  handle_ = Handle(id);
+}
+
+bool File::has(const std::string& dataset) const {
+  // Check every component of the path so that missing groups are not an error.
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dataset.find('/', pos + 1);
+    partial = dataset.substr(0, pos);
+    if (partial.empty() || partial == "/") continue;
+    htri_t e = H5Lexists(handle_.get(), partial.c_str(), H5P_DEFAULT);
+    if (e <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+  }
+  return true;
+}
+
+Handle File::open_dataset(const std::string& dataset) const {
+  if (!has(dataset)) throw IoError(where(dataset) + ": no such dataset");
+  hid_t id = H5Dopen2(handle_.get(), dataset.c_str(), H5P_DEFAULT);
+  if (id < 0) throw IoError(where(dataset) + ": cannot open the dataset (" + hdf5_message() + ")");
+  return Handle(id);
+}
+
+std::vector<int64_t> File::dims(const std::string& dataset) const {
+  Handle d = open_dataset(dataset);
+  Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> h(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.get(), h.data(), nullptr);
+  return std::vector<int64_t>(h.begin(), h.end());
+}
+
+torch::Tensor File::read_rows(const std::string& dataset, int64_t offset, int64_t count) const {
+  Handle d = open_dataset(dataset);
+  Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank != 1 && rank != 2) throw IoError(where(dataset) + ": expected a 1-D or 2-D dataset");
+  Handle type(h5_check(H5Dget_type(d.get()), where(dataset)));
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw IoError(where(dataset) + ": not a numeric dataset");
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  if (offset < 0 || count < 0 || static_cast<hsize_t>(offset + count) > dims[0]) {
+    throw IoError(where(dataset) + ": rows [" + std::to_string(offset) + ", " + std::to_string(offset + count) +
+                  ") are outside its " + std::to_string(dims[0]) + " rows");
+  }
+  const int64_t cols = rank == 2 ? static_cast<int64_t>(dims[1]) : 1;
+  auto out = rank == 2 ? torch::empty({count, cols}, torch::kFloat64) : torch::empty({count}, torch::kFloat64);
+  hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {static_cast<hsize_t>(count), dims[1]};
+  if (count > 0) {
+    h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where(dataset));
+  } else {
+    H5Sselect_none(space.get());
+  }
+  Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where(dataset)));
+  if (count == 0) H5Sselect_none(mem.get());
+  Handle dxpl = make_dxpl(parallel());
+  h5_check(H5Dread(d.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), dxpl.get(), out.data_ptr<double>()),
+           where(dataset) + ": read failed");
+  return out;
+}
+
+void File::create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype) {
+  std::vector<hsize_t> h(dims.begin(), dims.end());
+  Handle space(h5_check(H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr), where(dataset)));
+  Handle dcpl(h5_check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  std::vector<hsize_t> chunk(h);
+  const hsize_t row_bytes = 8 * (h.size() == 2 ? std::max<hsize_t>(h[1], 1) : 1);
+  chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(h[0], (1u << 20) / row_bytes));
+  if (h[0] > 0) h5_check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where(dataset));
+  Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  const hid_t file_type = dtype == torch::kFloat64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+  Handle d(h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
+                               H5P_DEFAULT),
+                    where(dataset) + ": cannot create the dataset"));
+}
+
+void File::write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows) {
+  Handle d = open_dataset(dataset);
+  Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  auto data = rows.contiguous();
+  if (data.scalar_type() != torch::kFloat64 && data.scalar_type() != torch::kFloat32) {
+    data = data.to(torch::kFloat64);
+  }
+  const auto count = static_cast<hsize_t>(data.size(0));
+  if (offset + count > dims[0] || data.dim() != rank || (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
+    throw IoError(where(dataset) + ": write of rows outside the dataset or of the wrong shape");
+  }
+  hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {count, dims[1]};
+  if (count > 0) {
+    h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where(dataset));
+  } else {
+    H5Sselect_none(space.get());
+  }
+  Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where(dataset)));
+  if (count == 0) H5Sselect_none(mem.get());
+  Handle dxpl = make_dxpl(parallel());
+  h5_check(H5Dwrite(d.get(), memory_type(data), mem.get(), space.get(), dxpl.get(), data.data_ptr()),
+           where(dataset) + ": write failed");
+}
+
+void File::write_vector(const std::string& dataset, const std::vector<double>& values) {
+  create_dataset(dataset, {static_cast<int64_t>(values.size())}, torch::kFloat64);
+  if (values.empty()) return;
+  auto t = torch::from_blob(const_cast<double*>(values.data()), {static_cast<int64_t>(values.size())},
+                            torch::kFloat64);
+  write_rows(dataset, 0, t);
+}
+
+Handle File::attribute_target(const std::string& object) const {
+  hid_t id = H5Oopen(handle_.get(), object.c_str(), H5P_DEFAULT);
+  return Handle(h5_check(id, where(object) + ": cannot open for attributes"));
+}
+
+void File::write_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  Handle obj = attribute_target(object);
+  Handle type(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  H5Tset_size(type.get(), std::max<size_t>(1, value.size()));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       where(object) + ": attribute " + name));
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  h5_check(H5Awrite(attr.get(), type.get(), padded.data()), where(object) + ": attribute " + name);
+}
+
+void File::write_attribute(const std::string& object, const std::string& name, double value) {
+  Handle obj = attribute_target(object);
+  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       where(object) + ": attribute " + name));
+  h5_check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), where(object) + ": attribute " + name);
+}
+
+void File::write_attribute(const std::string& object, const std::string& name, int64_t value) {
+  Handle obj = attribute_target(object);
+  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       where(object) + ": attribute " + name));
+  h5_check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), where(object) + ": attribute " + name);
+}
+
+std::string File::read_string_attribute(const std::string& object, const std::string& name) const {
+  Handle obj = attribute_target(object);
+  Handle attr(h5_check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), where(object) + ": attribute " + name));
+  Handle type(h5_check(H5Aget_type(attr.get()), where(object) + ": attribute " + name));
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) {
+    throw IoError(where(object) + ": attribute " + name + " is not a fixed-length string");
+  }
+  std::string s(H5Tget_size(type.get()), '\0');
+  h5_check(H5Aread(attr.get(), type.get(), s.data()), where(object) + ": attribute " + name);
+  return s.substr(0, s.find('\0'));
+}
+
+double File::read_double_attribute(const std::string& object, const std::string& name) const {
+  Handle obj = attribute_target(object);
+  Handle attr(h5_check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), where(object) + ": attribute " + name));
+  double v = 0;
+  h5_check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v), where(object) + ": attribute " + name);
+  return v;
+}
+
+void File::close() {
+  if (handle_.get() < 0) return;
+  h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed");
+  handle_.reset();
+}
+
+}  // namespace gwflow::io

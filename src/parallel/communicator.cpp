@@ -1,0 +1,63 @@
+#include "gwflow/parallel/communicator.hpp"
+
+#include <limits>
+#include <stdexcept>
+
+namespace gwflow::parallel {
+namespace {
+
+// MPI counts are int: send large buffers in pieces.
+template <typename T>
+void chunked_allreduce(T* data, int64_t count, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+  constexpr int64_t kMax = std::numeric_limits<int>::max() / 2;
+  for (int64_t off = 0; off < count; off += kMax) {
+    const int n = static_cast<int>(std::min(kMax, count - off));
+    MPI_Allreduce(MPI_IN_PLACE, data + off, n, type, op, comm);
+  }
+}
+
+}  // namespace
+
+Communicator::Communicator(MPI_Comm parent) {
+  if (MPI_Comm_dup(parent, &comm_) != MPI_SUCCESS) throw std::runtime_error("MPI_Comm_dup failed");
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+Communicator::~Communicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
+
+void Communicator::sum(double* d, int64_t n) const { chunked_allreduce(d, n, MPI_DOUBLE, MPI_SUM, comm_); }
+void Communicator::sum(float* d, int64_t n) const { chunked_allreduce(d, n, MPI_FLOAT, MPI_SUM, comm_); }
+void Communicator::sum(int64_t* d, int64_t n) const { chunked_allreduce(d, n, MPI_INT64_T, MPI_SUM, comm_); }
+double Communicator::sum(double v) const {
+  sum(&v, 1);
+  return v;
+}
+int64_t Communicator::sum(int64_t v) const {
+  sum(&v, 1);
+  return v;
+}
+void Communicator::min(double* d, int64_t n) const { chunked_allreduce(d, n, MPI_DOUBLE, MPI_MIN, comm_); }
+void Communicator::max(double* d, int64_t n) const { chunked_allreduce(d, n, MPI_DOUBLE, MPI_MAX, comm_); }
+int Communicator::max(int v) const {
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm_);
+  return v;
+}
+
+int64_t Communicator::exclusive_prefix_sum(int64_t v) const {
+  int64_t out = 0;
+  MPI_Exscan(&v, &out, 1, MPI_INT64_T, MPI_SUM, comm_);
+  return rank_ == 0 ? 0 : out;
+}
+
+void Communicator::broadcast(double* d, int64_t n) const {
+  MPI_Bcast(d, static_cast<int>(n), MPI_DOUBLE, 0, comm_);
+}
+void Communicator::broadcast(int& v) const { MPI_Bcast(&v, 1, MPI_INT, 0, comm_); }
+void Communicator::barrier() const { MPI_Barrier(comm_); }
+
+}  // namespace gwflow::parallel

@@ -1,0 +1,48 @@
+#include "gwflow/train/history.hpp"
+
+#include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/hdf5.hpp"
+
+namespace gwflow::train {
+namespace {
+
+std::vector<double> read_vector(const io::File& f, const std::string& name) {
+  const auto dims = f.dims(name);
+  auto t = f.read_rows(name, 0, dims.at(0));
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+}  // namespace
+
+void save_history(const History& h, const std::string& path) {
+  const std::string tmp = io::partial_path(path);
+  {
+    io::File f(tmp, io::File::Mode::kCreate);
+    f.write_vector("/train_loss", h.train_loss);
+    f.write_vector("/validation_loss", h.validation_loss);
+    f.write_vector("/valmetric_value", h.valmetric_value);
+    f.write_vector("/validation_iteration", h.validation_iteration);
+    f.write_attribute("/", "validation_step", h.validation_step);
+    f.write_attribute("/", "valmetric_mean", h.valmetric_mean);
+    f.write_attribute("/", "valmetric_std", h.valmetric_std);
+    f.write_attribute("/", "validation_metric", h.validation_metric);
+    f.close();
+  }
+  io::commit_file(tmp, path);
+}
+
+History load_history(const std::string& path) {
+  io::File f(path, io::File::Mode::kRead);
+  History h;
+  h.train_loss = read_vector(f, "/train_loss");
+  h.validation_loss = read_vector(f, "/validation_loss");
+  h.valmetric_value = read_vector(f, "/valmetric_value");
+  h.validation_iteration = read_vector(f, "/validation_iteration");
+  h.validation_step = static_cast<int64_t>(f.read_double_attribute("/", "validation_step"));
+  h.valmetric_mean = f.read_double_attribute("/", "valmetric_mean");
+  h.valmetric_std = f.read_double_attribute("/", "valmetric_std");
+  h.validation_metric = f.read_string_attribute("/", "validation_metric");
+  return h;
+}
+
+}  // namespace gwflow::train

@@ -1,0 +1,144 @@
+// Data-parallel training on 2 ranks: identical parameters on every rank, the same statistics as
+// a 1-rank run with the same global batch, signals agreed by all ranks, sharded reads.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "gwflow/app/seed_tutorial_data.hpp"
+#include "gwflow/io/hdf5.hpp"
+#include "gwflow/parallel/gradient_reducer.hpp"
+#include "gwflow/parallel/signals.hpp"
+#include "gwflow/train/trainer.hpp"
+
+namespace gwflow {
+namespace {
+
+const parallel::Communicator& world() {
+  static parallel::Communicator comm(MPI_COMM_WORLD);
+  return comm;
+}
+
+/// A data file shared by both ranks (rank 0 picks the name).
+std::string shared_data(int64_t n) {
+  static std::map<int64_t, std::string> made;
+  if (made.count(n)) return made[n];
+  const auto dir = std::filesystem::temp_directory_path() / "gwflow_mpi_tests";
+  const std::string path = (dir / ("tutorial_" + std::to_string(n) + ".h5")).string();
+  app::write_seed_tutorial_data(path, n, 11, world());
+  return made[n] = path;
+}
+
+config::Config small_config(int64_t n) {
+  config::Config c;
+  c.data.train = {shared_data(n), "/x"};
+  c.model.n_layers = 2;
+  c.model.hidden_features = {6, 6};
+  c.training.iterations = 300;
+  c.training.batch_size = 600;
+  c.training.learning_rate = 5e-3;
+  c.training.validation_step = 10;
+  c.training.seed = 4;
+  return c;
+}
+
+std::vector<double> flat_params(const flow::Flow& f) {
+  std::vector<double> out;
+  for (auto& [name, t] : f->state_dict()) {
+    auto d = t.to(torch::kFloat64).contiguous();
+    out.insert(out.end(), d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+  }
+  return out;
+}
+
+TEST(ShardedRead, EachRankReadsItsRowsAndTheDataIsRankCountIndependent) {
+  const auto path = shared_data(1001);
+  config::DataConfig dc;
+  dc.train = {path, "/x"};
+  auto td = train::load_training_data(dc, world());
+  EXPECT_EQ(td.n_train + td.n_validation, 1001);
+  EXPECT_EQ(world().sum(td.train_shard.count), td.n_train);
+  for (int64_t i = 0; i < td.train_shard.count; i += 97) {
+    double row[2];
+    app::seed_tutorial_row(11, td.train_shard.offset + i, row);
+    EXPECT_EQ(td.train[i][0].item<double>(), row[0]);
+    EXPECT_EQ(td.train[i][1].item<double>(), row[1]);
+  }
+  // The global min/max agree on every rank.
+  double mx = td.max[0].item<double>(), mx_max = mx;
+  world().max(&mx_max, 1);
+  EXPECT_EQ(mx, mx_max);
+}
+
+TEST(GradientReducer, SumsEveryRanksGradients) {
+  auto p = torch::zeros({3, 2}, torch::kFloat64).requires_grad_(true);
+  p.mutable_grad() = torch::full({3, 2}, world().rank() + 1.0, torch::kFloat64);
+  auto q = torch::zeros({4}, torch::kFloat32).requires_grad_(true);  // no grad on purpose
+  parallel::GradientReducer r(world(), {p});
+  r.allreduce();
+  const double expected = world().size() * (world().size() + 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3, 2}, expected, torch::kFloat64)));
+}
+
+TEST(DataParallelTraining, ParametersStayIdenticalOnAllRanks) {
+  auto cfg = small_config(4000);
+  cfg.training.iterations = 60;
+  auto td = train::load_training_data(cfg.data, world());
+  train::Trainer t(cfg, td, world());
+  t.run({});
+  auto mine = flat_params(t.flow());
+  auto root = mine;
+  world().broadcast(root.data(), static_cast<int64_t>(root.size()));
+  double maxdiff = 0;
+  for (size_t i = 0; i < mine.size(); ++i) maxdiff = std::max(maxdiff, std::abs(mine[i] - root[i]));
+  EXPECT_EQ(maxdiff, 0.0) << "ranks diverged";
+  EXPECT_EQ(t.history().train_loss.size(), 60u);
+  EXPECT_EQ(t.history().validation_loss.size(), 6u);
+  EXPECT_EQ(world().sum(t.local_batch()), cfg.training.batch_size);
+}
+
+TEST(DataParallelTraining, TwoRanksSeeTheSameLossCurveAsOneRankStatistically) {
+  auto cfg = small_config(4000);
+  auto td2 = train::load_training_data(cfg.data, world());
+  train::Trainer t2(cfg, td2, world());
+  t2.run({});
+  // The same training on rank 0 alone (a 1-rank communicator), same global batch.
+  MPI_Comm solo_raw;
+  MPI_Comm_split(world().get(), world().rank(), 0, &solo_raw);
+  double finals[2] = {0, 0};
+  {
+    parallel::Communicator solo(solo_raw);
+    if (world().rank() == 0) {
+      auto td1 = train::load_training_data(cfg.data, solo);
+      train::Trainer t1(cfg, td1, solo);
+      t1.run({});
+      const auto& v1 = t1.history().validation_loss;
+      finals[0] = (v1[v1.size() - 1] + v1[v1.size() - 2] + v1[v1.size() - 3]) / 3;
+      const auto& v2 = t2.history().validation_loss;
+      finals[1] = (v2[v2.size() - 1] + v2[v2.size() - 2] + v2[v2.size() - 3]) / 3;
+      const double start = v2.front();
+      std::cout << "validation loss: start " << start << ", 1 rank " << finals[0] << ", 2 ranks " << finals[1]
+                << std::endl;
+      EXPECT_LT(finals[1], start - 0.3) << "the 2-rank run did not learn";
+      EXPECT_LT(finals[0], start - 0.3) << "the 1-rank run did not learn";
+      EXPECT_NEAR(finals[0], finals[1], 0.1);
+    }
+  }
+  MPI_Comm_free(&solo_raw);
+}
+
+TEST(DataParallelTraining, ASignalOnOneRankStopsAllRanksAtTheSameIteration) {
+  auto cfg = small_config(4000);
+  cfg.training.iterations = 50;
+  auto td = train::load_training_data(cfg.data, world());
+  train::Trainer t(cfg, td, world());
+  parallel::StopSignals signals;
+  if (world().rank() == world().size() - 1) parallel::StopSignals::raise_for_test(SIGINT);
+  t.run({});
+  EXPECT_EQ(t.stop_signal(), SIGINT);
+  EXPECT_EQ(t.iterations_done(), 1);
+  EXPECT_EQ(world().max(static_cast<int>(t.iterations_done())), 1);
+}
+
+}  // namespace
+}  // namespace gwflow

@@ -1,0 +1,102 @@
+// Config: defaults, types, unknown keys, --set overrides, positions in error messages.
+#include <fstream>
+
+#include "gwflow/config/config.hpp"
+#include "gwflow/errors.hpp"
+#include "test_util.hpp"
+
+namespace gwflow::config {
+namespace {
+
+std::string write_config(const std::string& text) {
+  static int counter = 0;
+  const auto path = test::scratch_dir("cfg" + std::to_string(counter++)) + "/c.toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
+  try {
+    load_config(write_config(text), sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAndValues) {
+  auto c = load_config(write_config(
+      "[data]\ntrain = \"d.h5:/x\"\n[model]\nn_layers = 2\nhidden_features = [10, 5]\n"
+      "[training]\nlearning_rate = 1\niterations = 7\n"));
+  EXPECT_EQ(c.data.train.file, "d.h5");
+  EXPECT_EQ(c.data.train.path, "/x");
+  EXPECT_EQ(c.model.hidden_features, (std::vector<int64_t>{10, 5}));
+  EXPECT_EQ(c.training.iterations, 7);
+  EXPECT_DOUBLE_EQ(c.training.learning_rate, 1.0);
+  EXPECT_EQ(c.training.batch_size, 10000);
+  EXPECT_EQ(c.model.dtype, "float32");
+  auto d = load_config(write_config("[model]\nn_layers = 4\nhidden_features = 8\n"));
+  EXPECT_EQ(d.model.hidden_features, (std::vector<int64_t>(4, 8)));
+}
+
+TEST(Config, OverridesTakeTomlValuesAndBareStrings) {
+  const auto path = write_config("[model]\nn_layers = 2\n");
+  auto c = load_config(path, {"training.iterations=200", "model.hidden_features=[10,5]", "output.dir=runs/a",
+                              "output.dir=\"runs/b\"", "model.dtype=float64", "data.train=x.h5:/pts"});
+  EXPECT_EQ(c.training.iterations, 200);
+  EXPECT_EQ(c.model.hidden_features, (std::vector<int64_t>{10, 5}));
+  EXPECT_EQ(c.output.dir, "runs/b");
+  EXPECT_EQ(c.model.dtype, "float64");
+  EXPECT_EQ(c.data.train.str(), "x.h5:/pts");
+}
+
+TEST(Config, ErrorsNameKeyAndPosition) {
+  auto e = error_of("[training]\niterations = \"many\"\n");
+  EXPECT_NE(e.find("c.toml:2:14"), std::string::npos) << e;
+  EXPECT_NE(e.find("training.iterations"), std::string::npos) << e;
+
+  e = error_of("[training]\nlearning_rat = 0.1\n");
+  EXPECT_NE(e.find("unknown key 'training.learning_rat'"), std::string::npos) << e;
+  EXPECT_NE(e.find(":2:1"), std::string::npos) << e;
+
+  e = error_of("[trainig]\n");
+  EXPECT_NE(e.find("unknown section 'trainig'"), std::string::npos) << e;
+
+  e = error_of("[model]\nn_layers = 3\nhidden_features = [1, 2]\n");
+  EXPECT_NE(e.find("model.n_layers"), std::string::npos) << e;
+
+  e = error_of("[model]\ndtype = \"float16\"\n");
+  EXPECT_NE(e.find("model.dtype"), std::string::npos) << e;
+
+  e = error_of("[data]\ntrain = \"nocolon.h5\"\n");
+  EXPECT_NE(e.find("data.train"), std::string::npos) << e;
+
+  e = error_of("[data]\nboundaries = [[0, 0], [1]]\n");
+  EXPECT_NE(e.find("data.boundaries"), std::string::npos) << e;
+
+  e = error_of("", {"training.iterations=abc"});
+  EXPECT_NE(e.find("--set training.iterations=abc"), std::string::npos) << e;
+
+  e = error_of("", {"training.batch_size=-3"});
+  EXPECT_NE(e.find("training.batch_size"), std::string::npos) << e;
+
+  e = error_of("", {"nodot=3"});
+  EXPECT_NE(e.find("--set nodot=3"), std::string::npos) << e;
+
+  e = error_of("[training\n");
+  EXPECT_NE(e.find("c.toml:1"), std::string::npos) << e;
+
+  EXPECT_THROW(load_config("/nonexistent/dir/x.toml"), ConfigError);
+}
+
+TEST(Config, ResolvedTomlReloadsToTheSameValues) {
+  auto c = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\nboundaries = [[0, 1], [2, 3]]\n"),
+                       {"model.hidden_features=[3,4,5]"});
+  auto again = load_config(write_config(to_toml(c)));
+  EXPECT_EQ(again.model.hidden_features, c.model.hidden_features);
+  EXPECT_EQ(again.data.boundaries->high, c.data.boundaries->high);
+  EXPECT_EQ(again.data.train.str(), "d.h5:/x");
+}
+
+}  // namespace
+}  // namespace gwflow::config
