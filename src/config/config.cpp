@@ -311,15 +311,20 @@ std::string to_toml(const Config& c) {
   };
   toml::array hidden;
   for (auto h : c.model.hidden_features) hidden.push_back(h);
-  toml::table data{{"train", c.data.train.empty() ? "" : c.data.train.str()},
-                   {"weights", c.data.weights.empty() ? "" : c.data.weights.str()},
-                   {"validation", c.data.validation.empty() ? "" : c.data.validation.str()},
-                   {"validation_fraction", c.data.validation_fraction}};
+  toml::table data{{"validation_fraction", c.data.validation_fraction}};
+  // Unset dataset keys are left out (an empty string is not a valid "FILE:/path").
+  if (!c.data.train.empty()) data.insert("train", c.data.train.str());
+  if (!c.data.weights.empty()) data.insert("weights", c.data.weights.str());
+  if (!c.data.validation.empty()) data.insert("validation", c.data.validation.str());
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
   toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
                      {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend},
                      {"block_size", c.sample.block_size}};
   if (c.sample.boundaries) sample.insert("boundaries", box(c.sample.boundaries));
+  toml::table logprob{{"weights", c.logprob.weights}, {"out", c.logprob.out},
+                      {"noise", c.logprob.noise},       {"dtype", c.logprob.dtype},
+                      {"backend", c.logprob.backend},   {"block_size", c.logprob.block_size}};
+  if (!c.logprob.input.empty()) logprob.insert("input", c.logprob.input.str());
   toml::table root{
       {"data", data},
       {"model", toml::table{{"n_layers", c.model.n_layers},
@@ -337,13 +342,7 @@ std::string to_toml(const Config& c) {
                                {"threads", c.training.threads}}},
       {"output", toml::table{{"dir", c.output.dir}}},
       {"sample", sample},
-      {"logprob", toml::table{{"weights", c.logprob.weights},
-                              {"input", c.logprob.input.empty() ? "" : c.logprob.input.str()},
-                              {"out", c.logprob.out},
-                              {"noise", c.logprob.noise},
-                              {"dtype", c.logprob.dtype},
-                              {"backend", c.logprob.backend},
-                              {"block_size", c.logprob.block_size}}}};
+      {"logprob", logprob}};
   std::ostringstream s;
   s << root << "\n";
   return s.str();

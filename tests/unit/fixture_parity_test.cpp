@@ -17,6 +17,21 @@ std::map<std::string, torch::Tensor> load_fixture(const std::string& name) {
   return out;
 }
 
+/// The reference's float64 log_prob carries nflows' StandardNormal normaliser 0.5 D log(2 pi)
+/// rounded to float32 (a buffer created in float32, then cast): an offset of at most ~1.6e-8 D.
+/// gwflow uses the exact value (as the fixture's own "stable" density does), so the float64
+/// comparison adds that known offset back; everything else must agree to 1e-10.
+double reference_log_z_offset(int64_t dim) {
+  const double exact = 0.5 * static_cast<double>(dim) * std::log(2 * M_PI);
+  return exact - static_cast<double>(static_cast<float>(exact));
+}
+
+/// Rows where the reference's naive log(1 - tanh^2) is well conditioned (1 - tanh^2 > thr in
+/// every dimension): elsewhere the reference itself is inaccurate (or +inf), not gwflow.
+torch::Tensor well_conditioned(const torch::Tensor& pre_tanh, double thr) {
+  return (1 - torch::tanh(pre_tanh).square()).gt(thr).all(1);
+}
+
 class FixtureParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureParity, Float64MatchesTheReference) {
@@ -24,17 +39,21 @@ TEST_P(FixtureParity, Float64MatchesTheReference) {
   Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt")), torch::kFloat64);
   torch::NoGradGuard g;
   auto x = fx["x"].to(torch::kFloat64);
-  EXPECT_LT(test::max_rel_error(f->log_prob(x), fx["log_prob64"]), 1e-10);
+  const double offset = reference_log_z_offset(x.size(1));
+  EXPECT_LT(test::max_rel_error(f->log_prob(x) + offset, fx["log_prob64"]), 1e-10);
   EXPECT_LT(test::max_rel_error(f->transform_to_noise(x), fx["z64"]), 1e-10);
   auto z = fx["z_in"].to(torch::kFloat64);
   auto inv = f->inverse(z);
   EXPECT_LT(test::max_rel_error(inv.outputs, fx["x_from_z64"]), 1e-10);
-  // The reference's own sampling density is +inf where tanh saturates; compare where finite,
-  // and compare gwflow's stable density everywhere.
+  // The reference's own inverse logabsdet and sampling density are +inf where tanh saturates
+  // and inaccurate close to it; compare where it is well conditioned, and gwflow's stable
+  // density everywhere. (The fixture computed log N(z_in) here with the exact normaliser.)
+  auto ok = well_conditioned(fx["pre_tanh64"], 1e-5);
+  EXPECT_GT(ok.sum().item<int64_t>(), 10);
+  EXPECT_LT(test::max_rel_error(inv.logabsdet.masked_select(ok), fx["logdet_inv64"].masked_select(ok)), 1e-10);
   auto s = f->sample_and_log_prob_from_noise(z);
   auto ref = fx["log_prob_of_x_from_z64"];
-  auto fin = torch::isfinite(ref);
-  EXPECT_LT(test::max_rel_error(s.log_prob.masked_select(fin), ref.masked_select(fin)), 1e-10);
+  EXPECT_LT(test::max_rel_error(s.log_prob.masked_select(ok), ref.masked_select(ok)), 1e-10);
   EXPECT_TRUE(torch::isfinite(s.log_prob).all().item<bool>());
   EXPECT_LT(test::max_rel_error(s.log_prob, fx["log_prob_of_x_from_z_stable64"]), 1e-10);
 }
@@ -49,8 +68,9 @@ TEST_P(FixtureParity, Float32MatchesTheReference) {
   auto s = f->sample_and_log_prob_from_noise(fx["z_in"]);
   EXPECT_LT(test::max_rel_error(s.x, fx["x_from_z32"]), 1e-5);
   auto ref = fx["log_prob_of_x_from_z32"];
-  auto fin = torch::isfinite(ref) & torch::isfinite(s.log_prob);
-  EXPECT_LT(test::max_rel_error(s.log_prob.masked_select(fin), ref.masked_select(fin)), 1e-5);
+  auto ok = well_conditioned(fx["pre_tanh64"], 1e-2);
+  EXPECT_GE(ok.sum().item<int64_t>(), 3);
+  EXPECT_LT(test::max_rel_error(s.log_prob.masked_select(ok), ref.masked_select(ok)), 1e-5);
   EXPECT_TRUE(torch::isfinite(s.log_prob).all().item<bool>()) << "float32 sampling must stay finite";
   EXPECT_LT(test::max_rel_error(s.log_prob, fx["log_prob_of_x_from_z_stable64"]), 1e-4);
 }
