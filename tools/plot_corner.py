@@ -51,9 +51,10 @@ def main():
                 ylo = np.percentile(np.concatenate([data[:, i], flow[:, i]]), 0.1)
                 yhi = np.percentile(np.concatenate([data[:, i], flow[:, i]]), 99.9)
                 for name, pts in (("data", data), ("flow", flow)):
-                    h, xe, ye = np.histogram2d(pts[:, j], pts[:, i], bins=40, range=[[lo, hi], [ylo, yhi]], density=True)
+                    h, xe, ye = np.histogram2d(pts[:, j], pts[:, i], bins=30, range=[[lo, hi], [ylo, yhi]], density=True)
                     xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
-                    ax.contour(xc, yc, h.T, levels=4, colors=colors[name], linewidths=0.8)
+                    ax.contour(xc, yc, h.T, levels=h.max() * np.array([0.05, 0.2, 0.5, 0.8]), colors=colors[name],
+                               linewidths=0.8)
             if i == d - 1:
                 ax.set_xlabel(f"x{j}")
             if j == 0 and i != 0:

@@ -1,5 +1,7 @@
 #include "gwflow/app/log.hpp"
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -19,6 +21,14 @@ void Log::warn(const std::string& line) const {
 void Log::warn_local(const std::string& line) const {
   std::cerr << "gwflow: warning: " << (comm_.rank() ? "[rank " + std::to_string(comm_.rank()) + "] " : "")
             << line << std::endl;
+}
+
+double peak_rss_mib(const parallel::Communicator& comm) {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  double mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  comm.max(&mib, 1);
+  return mib;
 }
 
 std::string format_seconds(double s) {

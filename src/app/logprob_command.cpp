@@ -61,10 +61,11 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   comm.barrier();
   comm.sum(counts, 2);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s))",
+  const double rss = peak_rss_mib(comm);
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
                 static_cast<long long>(n), lc.out.c_str(), format_seconds(s).c_str(), n / std::max(s, 1e-9),
-                comm.size());
+                comm.size(), rss);
   log.info(buf);
   if (counts[0] > 0) log.warn(std::to_string(counts[0]) + " points lie outside the flow's box: log_prob = -inf");
   if (counts[1] > 0) log.warn(std::to_string(counts[1]) + " points contain NaN: log_prob = NaN");

@@ -65,10 +65,11 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   comm.barrier();
   nonfinite = comm.sum(nonfinite);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s))",
+  const double rss = peak_rss_mib(comm);
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s), peak RSS %.0f MiB per rank)",
                 static_cast<long long>(sc.n), static_cast<long long>(dim), sc.dtype.c_str(), sc.out.c_str(),
-                format_seconds(s).c_str(), sc.n / std::max(s, 1e-9), comm.size());
+                format_seconds(s).c_str(), sc.n / std::max(s, 1e-9), comm.size(), rss);
   log.info(buf);
   if (nonfinite > 0) log.warn(std::to_string(nonfinite) + " samples have a non-finite log_prob");
   return 0;

@@ -100,10 +100,13 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   }
   comm.barrier();
   const int64_t done = trainer.iterations_done();
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "trained %lld iterations in %s (%.2f ms/iteration; data load %s); final validation loss %.5f",
+  const double rss = peak_rss_mib(comm);
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "trained %lld iterations in %s (%.2f ms/iteration; data load %s; peak RSS %.0f MiB per rank); "
+                "final validation loss %.5f",
                 static_cast<long long>(done), format_seconds(train_s).c_str(), 1e3 * train_s / std::max<int64_t>(done, 1),
-                format_seconds(load_s).c_str(), hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
+                format_seconds(load_s).c_str(), rss, hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
   log.info(buf);
   log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml");
   if (trainer.stop_signal() == SIGINT) {

@@ -20,6 +20,9 @@ class Log {
   const parallel::Communicator& comm_;
 };
 
+/// Collective: the largest peak resident set size over the ranks, in MiB.
+double peak_rss_mib(const parallel::Communicator& comm);
+
 /// "1.23 s", "4 min 05 s", ...
 std::string format_seconds(double s);
 
