@@ -75,7 +75,9 @@ std::string help_text(const std::string& command) {
     return "usage: gwflow train CONFIG.toml [--set section.key=value ...] [--restart]\n"
            "  Trains the flow of CONFIG's [model] on [data] with [training]; writes weights.zip and\n"
            "  history.h5 into [output].dir. Runs on any number of MPI ranks (data-parallel).\n"
-           "  Ctrl+C stops cleanly after the current iteration and still writes the outputs.\n";
+           "  Checkpoints (every training.checkpoint_every iterations and when stopped) go there too;\n"
+           "  --restart continues from the newest valid one (training.restart = \"auto\": whenever\n"
+           "  there is one). SIGUSR1/SIGTERM: checkpoint, outputs, exit 75. Ctrl+C: the same, exit 0.\n";
   }
   if (command == "sample") {
     return "usage: gwflow sample CONFIG.toml [--set section.key=value ...]\n"

@@ -11,6 +11,7 @@
 #include "gwflow/config/config.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/checkpoint_file.hpp"
 #include "gwflow/io/weights.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/train/trainer.hpp"
@@ -35,9 +36,6 @@ void make_directories_collective(const std::string& dir, const parallel::Communi
 
 int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
-  if (cl.options.count("--restart")) {
-    throw UsageError("train: --restart needs checkpoints, which this version does not write yet");
-  }
   const Log log(comm);
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
@@ -62,6 +60,31 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   }
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
+  // --restart (or training.restart = "auto"): continue from the newest valid checkpoint.
+  const bool auto_restart = cfg.training.restart == "auto";
+  if (cl.options.count("--restart") || auto_restart) {
+    bool restored = false;
+    for (const auto& path : io::list_checkpoints(dir)) {
+      try {
+        trainer.restore(io::read_checkpoint_file(path), path, [&](const std::string& m) { log.warn(m); });
+        log.info("restart: continuing from " + path + " (iteration " + std::to_string(trainer.iterations_done()) + ")");
+        restored = true;
+        break;
+      } catch (const IoError& e) {
+        if (!auto_restart) throw;
+        log.warn(std::string(e.what()) + "; trying an older checkpoint");
+      }
+    }
+    if (!restored) {
+      if (!auto_restart) {
+        throw ConfigError("--restart: no checkpoint in " + dir +
+                          " (set training.restart = \"auto\" to start fresh when there is none)");
+      }
+      log.info("restart: no checkpoint in " + dir + ", starting fresh");
+    }
+  }
+  const int64_t start_iteration = trainer.iterations_done();
+
   train::TrainCallbacks cb;
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0 - std::chrono::hours(1);
@@ -73,7 +96,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     if (!(p.validated && now - last_print >= std::chrono::milliseconds(500)) && !last) return;
     last_print = now;
     const double elapsed = std::chrono::duration<double>(now - t0).count();
-    const double rate = (p.iteration + 1) / std::max(elapsed, 1e-9);
+    const double rate = (p.iteration + 1 - start_iteration) / std::max(elapsed, 1e-9);
     char buf[256];
     std::snprintf(buf, sizeof buf, "iter %6lld/%lld  train %.4f  val %.4f  metric %.4f (ref %.4f +- %.4f)  %.1f it/s  ETA %s",
                   static_cast<long long>(p.iteration + 1), static_cast<long long>(p.iterations), p.train_loss,
@@ -85,10 +108,10 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   };
   cb.message = [&](const std::string& m) { log.warn(m); };
 
-  {
-    parallel::StopSignals signals;
-    trainer.run(cb);
-  }
+  // Signals only set a flag from here to the end: a second Ctrl+C while saving changes nothing.
+  parallel::StopSignals signals;
+  trainer.run(cb, dir);
+  const std::string checkpoint = trainer.save_checkpoint(dir);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
@@ -99,7 +122,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
   }
   comm.barrier();
-  const int64_t done = trainer.iterations_done();
+  const int64_t done = trainer.iterations_done() - start_iteration;
   const double rss = peak_rss_mib(comm);
   char buf[320];
   std::snprintf(buf, sizeof buf,
@@ -108,14 +131,18 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
                 static_cast<long long>(done), format_seconds(train_s).c_str(), 1e3 * train_s / std::max<int64_t>(done, 1),
                 format_seconds(load_s).c_str(), rss, hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
   log.info(buf);
-  log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml");
+  char ck[256];
+  std::snprintf(ck, sizeof ck, " (last checkpoint write %.3f s, %.1f KiB)", trainer.last_checkpoint_seconds(),
+                trainer.last_checkpoint_bytes() / 1024.0);
+  log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml, " + checkpoint + ck);
+  const std::string at = std::to_string(trainer.iterations_done());
   if (trainer.stop_signal() == SIGINT) {
-    log.info("stopped by SIGINT after iteration " + std::to_string(done) + "; outputs hold the state so far");
+    log.info("stopped by SIGINT after iteration " + at + "; outputs hold the state so far (continue with --restart)");
     return 0;
   }
   if (trainer.stop_signal() != 0) {
-    throw Error("stopped by a signal after iteration " + std::to_string(done) +
-                "; weights and history were written, but this version cannot checkpoint for a restart");
+    log.info("stopped by a signal after iteration " + at + "; checkpoint written: run again with --restart");
+    return kExitStoppedBySignal;
   }
   return 0;
 }

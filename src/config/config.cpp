@@ -261,6 +261,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("seed", c.training.seed, 0);
     s.read("backend", c.training.backend, {"torch", "kokkos"});
     s.read("checkpoint_every", c.training.checkpoint_every, 0);
+    s.read("restart", c.training.restart, {"off", "auto"});
     s.read("threads", c.training.threads, 0);
     if (!(c.training.learning_rate > 0)) throw ConfigError("training.learning_rate must be > 0");
     if (c.training.backend == "kokkos") {
@@ -339,6 +340,7 @@ std::string to_toml(const Config& c) {
                                {"seed", c.training.seed},
                                {"backend", c.training.backend},
                                {"checkpoint_every", c.training.checkpoint_every},
+                               {"restart", c.training.restart},
                                {"threads", c.training.threads}}},
       {"output", toml::table{{"dir", c.output.dir}}},
       {"sample", sample},

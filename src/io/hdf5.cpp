@@ -199,6 +199,64 @@ void File::write_rows(const std::string& dataset, int64_t offset, const torch::T
            where(dataset) + ": write failed");
 }
 
+namespace {
+
+struct TypePair {
+  hid_t file, memory;
+};
+
+TypePair h5_types(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat32: return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+    case torch::kFloat64: return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
+    case torch::kInt64: return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+    case torch::kUInt8: return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
+    default: throw IoError("unsupported tensor type for HDF5");
+  }
+}
+
+}  // namespace
+
+void File::write_tensor(const std::string& dataset, const torch::Tensor& t) {
+  auto data = t.detach().contiguous();
+  if (data.dim() == 0) data = data.reshape({1});
+  const auto types = h5_types(data.scalar_type());
+  std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
+  Handle space(h5_check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where(dataset)));
+  Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle d(h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), types.file, space.get(), lcpl.get(), H5P_DEFAULT,
+                               H5P_DEFAULT),
+                    where(dataset) + ": cannot create the dataset"));
+  if (data.numel() > 0) {
+    h5_check(H5Dwrite(d.get(), types.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data_ptr()),
+             where(dataset) + ": write failed");
+  }
+}
+
+torch::Tensor File::read_tensor(const std::string& dataset) const {
+  Handle d = open_dataset(dataset);
+  Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> h(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.get(), h.data(), nullptr);
+  Handle type(h5_check(H5Dget_type(d.get()), where(dataset)));
+  torch::Dtype dtype;
+  const size_t size = H5Tget_size(type.get());
+  switch (H5Tget_class(type.get())) {
+    case H5T_FLOAT: dtype = size == 4 ? torch::kFloat32 : torch::kFloat64; break;
+    case H5T_INTEGER: dtype = size == 1 ? torch::kUInt8 : torch::kInt64; break;
+    default: throw IoError(where(dataset) + ": not a numeric dataset");
+  }
+  std::vector<int64_t> sizes(h.begin(), h.end());
+  auto out = torch::empty(sizes, dtype);
+  if (out.numel() > 0) {
+    h5_check(H5Dread(d.get(), h5_types(dtype).memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()),
+             where(dataset) + ": read failed");
+  }
+  return out;
+}
+
 void File::write_vector(const std::string& dataset, const std::vector<double>& values) {
   create_dataset(dataset, {static_cast<int64_t>(values.size())}, torch::kFloat64);
   if (values.empty()) return;

@@ -58,6 +58,27 @@ void Communicator::broadcast(double* d, int64_t n) const {
   MPI_Bcast(d, static_cast<int>(n), MPI_DOUBLE, 0, comm_);
 }
 void Communicator::broadcast(int& v) const { MPI_Bcast(&v, 1, MPI_INT, 0, comm_); }
+std::vector<std::vector<uint8_t>> Communicator::gather_bytes(const std::vector<uint8_t>& mine) const {
+  int n = static_cast<int>(mine.size());
+  std::vector<int> sizes(is_root() ? size_ : 0), offsets(is_root() ? size_ : 0);
+  MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, comm_);
+  std::vector<uint8_t> all;
+  if (is_root()) {
+    int total = 0;
+    for (int r = 0; r < size_; ++r) {
+      offsets[r] = total;
+      total += sizes[r];
+    }
+    all.resize(total);
+  }
+  MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE, 0, comm_);
+  std::vector<std::vector<uint8_t>> out;
+  for (int r = 0; is_root() && r < size_; ++r) {
+    out.emplace_back(all.begin() + offsets[r], all.begin() + offsets[r] + sizes[r]);
+  }
+  return out;
+}
+
 void Communicator::barrier() const { MPI_Barrier(comm_); }
 
 }  // namespace gwflow::parallel

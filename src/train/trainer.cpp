@@ -1,22 +1,59 @@
 #include "gwflow/train/trainer.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/string_utils.h>
+#include <sys/stat.h>
 #include <torch/optim/adam.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
+#include <filesystem>
+#include <sstream>
 
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/parallel/signals.hpp"
+#include "gwflow/version.hpp"
 
 namespace gwflow::train {
 namespace {
 
 constexpr int64_t kEvalChunk = 65536;
+constexpr size_t kCheckpointsKept = 2;
 
 torch::Dtype dtype_of(const std::string& name) { return name == "float64" ? torch::kFloat64 : torch::kFloat32; }
+
+uint64_t rank_seed(int64_t seed, int rank) {
+  return static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(rank) + 1;
+}
+
+std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+/// "size:mtime_ns" of a file: changes when the data is rewritten.
+std::string fingerprint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  return std::to_string(st.st_size) + ":" +
+         std::to_string(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+}
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+torch::Tensor vec_tensor(const std::vector<double>& v) {
+  return torch::tensor(v, torch::kFloat64).reshape({static_cast<int64_t>(v.size())});
+}
+
+std::vector<double> tensor_vec(const torch::Tensor& t) {
+  auto d = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
 
 }  // namespace
 
@@ -27,6 +64,28 @@ std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t see
   auto chi2 = 2 * at::_standard_gamma(alpha, gen);
   auto m = -0.5 * chi2 / static_cast<double>(n) - 0.5 * static_cast<double>(d) * std::log(2 * M_PI);
   return {m.mean().item<double>(), m.std(/*unbiased=*/false).item<double>()};
+}
+
+std::vector<std::pair<std::string, std::string>> training_identity(const config::Config& c) {
+  std::string hidden, box;
+  for (auto h : c.model.hidden_features) hidden += std::to_string(h) + ",";
+  if (c.data.boundaries) {
+    for (double v : c.data.boundaries->low) box += fmt(v) + ",";
+    for (double v : c.data.boundaries->high) box += fmt(v) + ",";
+  }
+  return {{"data.train", c.data.train.str()},
+          {"data.validation", c.data.validation.empty() ? "" : c.data.validation.str()},
+          {"data.validation_fraction", fmt(c.data.validation_fraction)},
+          {"data.boundaries", box},
+          {"model.hidden_features", hidden},
+          {"model.constant", c.model.constant ? "true" : "false"},
+          {"model.dtype", c.model.dtype},
+          {"training.loss", c.training.loss},
+          {"training.batch_size", std::to_string(c.training.batch_size)},
+          {"training.learning_rate", fmt(c.training.learning_rate)},
+          {"training.validation_step", std::to_string(c.training.validation_step)},
+          {"training.seed", std::to_string(c.training.seed)},
+          {"training.backend", c.training.backend}};
 }
 
 Trainer::Trainer(const config::Config& config, const TrainingData& data, const parallel::Communicator& comm)
@@ -48,6 +107,10 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
     std::tie(low, high) = flow::box_with_margin(data.min, data.max);
   }
   flow_->box()->set_box(low, high);
+  params_ = flow_->parameters();
+  adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
+  reducer_ = std::make_unique<parallel::GradientReducer>(comm_, params_);
+  gen_ = at::detail::createCPUGenerator(rank_seed(t.seed, comm_.rank()));
   train_ = data.train.to(flow_->dtype());
   validation_ = data.validation.to(flow_->dtype());
   global_batch_ = t.batch_size == 0 ? data.n_train : std::min(t.batch_size, data.n_train);
@@ -57,6 +120,8 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   history_.valmetric_mean = ref.first;
   history_.valmetric_std = ref.second;
 }
+
+Trainer::~Trainer() = default;
 
 void Trainer::validate(Progress& p) {
   torch::NoGradGuard no_grad;
@@ -82,22 +147,17 @@ void Trainer::validate(Progress& p) {
   history_.validation_iteration.push_back(static_cast<double>(p.iteration));
 }
 
-void Trainer::run(const TrainCallbacks& cb) {
+void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
   const auto& t = config_.training;
-  auto params = flow_->parameters();
-  torch::optim::Adam adam(params, torch::optim::AdamOptions(t.learning_rate));
-  parallel::GradientReducer reducer(comm_, params);
-  const uint64_t rank_seed =
-      static_cast<uint64_t>(t.seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(comm_.rank()) + 1;
-  auto gen = at::detail::createCPUGenerator(rank_seed);
+  stop_signal_ = 0;
   const int64_t n_local = train_.size(0);
   auto index_opts = torch::TensorOptions().dtype(torch::kInt64);
 
-  for (; iteration_ < t.iterations; ++iteration_) {
+  while (iteration_ < t.iterations) {
     Progress p;
     p.iteration = iteration_;
     p.iterations = t.iterations;
-    auto idx = torch::randperm(n_local, gen, index_opts).narrow(0, 0, local_batch_);
+    auto idx = torch::randperm(n_local, gen_, index_opts).narrow(0, 0, local_batch_);
     auto lp = flow_->log_prob(train_.index_select(0, idx));
     auto ok = torch::isfinite(lp);
     auto local_sum = lp.masked_select(ok).sum();
@@ -114,10 +174,10 @@ void Trainer::run(const TrainCallbacks& cb) {
       throw NumericsError("training diverged at iteration " + std::to_string(iteration_) +
                           " (non-finite loss); lower training.learning_rate");
     }
-    adam.zero_grad();
+    adam_->zero_grad();
     (-local_sum / stats[1]).backward();
-    reducer.allreduce();
-    adam.step();
+    reducer_->allreduce();
+    adam_->step();
     history_.train_loss.push_back(p.train_loss);
     if (iteration_ % t.validation_step == 0) {  // as mbank: from iteration 0, after its step
       validate(p);
@@ -128,13 +188,130 @@ void Trainer::run(const TrainCallbacks& cb) {
       }
       warned_outside_ = warned_outside_ || validation_outside_ > 0;
     }
+    ++iteration_;
     if (cb.progress) cb.progress(p);
+    if (!checkpoint_dir.empty() && t.checkpoint_every > 0 && iteration_ % t.checkpoint_every == 0) {
+      save_checkpoint(checkpoint_dir);
+    }
     if (stats[2] > 0 || stats[3] > 0) {
       stop_signal_ = stats[3] > 0 ? SIGTERM : SIGINT;
-      ++iteration_;
       break;
     }
   }
+}
+
+std::string Trainer::save_checkpoint(const std::string& dir) {
+  const std::string path = io::checkpoint_path(dir, iteration_);
+  if (last_checkpoint_iteration_ == iteration_) return path;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rng = gen_.get_state();
+  std::vector<uint8_t> mine(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel());
+  auto all_rng = comm_.gather_bytes(mine);
+  if (comm_.is_root()) {
+    io::CheckpointContent c;
+    for (const auto& [name, tensor] : flow_->state_dict()) c.tensors.emplace_back("param." + name, tensor);
+    const auto named = flow_->named_parameters();
+    for (const auto& item : named) {
+      auto it = adam_->state().find(adam_key(item.value()));
+      if (it == adam_->state().end()) continue;
+      const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+      c.tensors.emplace_back("adam.exp_avg." + item.key(), st.exp_avg());
+      c.tensors.emplace_back("adam.exp_avg_sq." + item.key(), st.exp_avg_sq());
+      c.numbers["adam.step." + item.key()] = static_cast<double>(st.step());
+    }
+    for (size_t r = 0; r < all_rng.size(); ++r) {
+      c.tensors.emplace_back("rng." + std::to_string(r),
+                             torch::from_blob(all_rng[r].data(), {static_cast<int64_t>(all_rng[r].size())}, torch::kUInt8)
+                                 .clone());
+    }
+    c.tensors.emplace_back("history.train_loss", vec_tensor(history_.train_loss));
+    c.tensors.emplace_back("history.validation_loss", vec_tensor(history_.validation_loss));
+    c.tensors.emplace_back("history.valmetric_value", vec_tensor(history_.valmetric_value));
+    c.tensors.emplace_back("history.validation_iteration", vec_tensor(history_.validation_iteration));
+    c.numbers["iteration"] = static_cast<double>(iteration_);
+    c.numbers["n_ranks"] = comm_.size();
+    c.numbers["valmetric_mean"] = history_.valmetric_mean;
+    c.numbers["valmetric_std"] = history_.valmetric_std;
+    c.numbers["warned_outside"] = warned_outside_ ? 1 : 0;
+    c.text["gwflow_version"] = kVersion;
+    c.text["validation_metric"] = history_.validation_metric;
+    for (const auto& [k, v] : training_identity(config_)) c.text["config." + k] = v;
+    c.text["data.train"] = fingerprint(config_.data.train.file);
+    if (!config_.data.validation.empty()) c.text["data.validation"] = fingerprint(config_.data.validation.file);
+    io::write_checkpoint_file(path, c);
+    io::prune_checkpoints(dir, kCheckpointsKept);
+    std::error_code ec;
+    last_checkpoint_bytes_ = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  }
+  comm_.barrier();  // the checkpoint is complete on disk before any rank goes on
+  last_checkpoint_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  last_checkpoint_iteration_ = iteration_;
+  return path;
+}
+
+void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
+                      const std::function<void(const std::string&)>& message) {
+  for (const auto& [k, v] : training_identity(config_)) {
+    auto it = c.text.find("config." + k);
+    if (it == c.text.end()) throw ConfigError(source + ": the checkpoint does not record " + k);
+    if (it->second != v) {
+      throw ConfigError("cannot restart from " + source + ": " + k + " is '" + v + "' now but was '" + it->second +
+                        "' (start a fresh training in another output.dir)");
+    }
+  }
+  auto fp = c.text.find("data.train");
+  if (fp != c.text.end() && fp->second != fingerprint(config_.data.train.file)) {
+    throw ConfigError("cannot restart from " + source + ": the training data file " + config_.data.train.file +
+                      " changed since the checkpoint (size or modification time)");
+  }
+  std::map<std::string, torch::Tensor> tensors(c.tensors.begin(), c.tensors.end());
+  auto number = [&](const std::string& key) {
+    auto it = c.numbers.find(key);
+    if (it == c.numbers.end()) throw IoError(source + ": the checkpoint lacks '" + key + "'");
+    return it->second;
+  };
+  auto tensor = [&](const std::string& key) {
+    auto it = tensors.find(key);
+    if (it == tensors.end()) throw IoError(source + ": the checkpoint lacks '" + key + "'");
+    return it->second;
+  };
+  flow::NamedTensors state;
+  for (const auto& [name, t] : flow_->state_dict()) state.emplace_back(name, tensor("param." + name));
+  try {
+    flow_->load_state_dict(state);
+  } catch (const DomainError& e) {
+    throw IoError(source + ": " + e.what());
+  }
+  adam_->state().clear();
+  for (const auto& item : flow_->named_parameters()) {
+    if (!tensors.count("adam.exp_avg." + item.key())) continue;
+    auto st = std::make_unique<torch::optim::AdamParamState>();
+    st->step(static_cast<int64_t>(number("adam.step." + item.key())));
+    st->exp_avg(tensor("adam.exp_avg." + item.key()).to(item.value().dtype()).clone());
+    st->exp_avg_sq(tensor("adam.exp_avg_sq." + item.key()).to(item.value().dtype()).clone());
+    adam_->state()[adam_key(item.value())] = std::move(st);
+  }
+  iteration_ = static_cast<int64_t>(number("iteration"));
+  const int saved_ranks = static_cast<int>(number("n_ranks"));
+  if (saved_ranks == comm_.size()) {
+    gen_.set_state(tensor("rng." + std::to_string(comm_.rank())));
+  } else {
+    if (message) {
+      message("the checkpoint was written by " + std::to_string(saved_ranks) + " ranks, this run has " +
+              std::to_string(comm_.size()) + ": the shards change, so the continuation differs from an "
+              "uninterrupted run");
+    }
+    gen_ = at::detail::createCPUGenerator(rank_seed(config_.training.seed, comm_.rank()) ^
+                                          static_cast<uint64_t>(iteration_) * 0xD1B54A32D192ED03ull);
+  }
+  history_.train_loss = tensor_vec(tensor("history.train_loss"));
+  history_.validation_loss = tensor_vec(tensor("history.validation_loss"));
+  history_.valmetric_value = tensor_vec(tensor("history.valmetric_value"));
+  history_.validation_iteration = tensor_vec(tensor("history.validation_iteration"));
+  history_.valmetric_mean = number("valmetric_mean");
+  history_.valmetric_std = number("valmetric_std");
+  warned_outside_ = number("warned_outside") > 0;
+  last_checkpoint_iteration_ = iteration_;
 }
 
 }  // namespace gwflow::train

@@ -18,6 +18,8 @@ struct Case {
   bool data_in_box;  // inputs of forward must lie in the box [-2, 3]^D
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 std::shared_ptr<TransformImpl> perturbed(std::shared_ptr<TransformImpl> t) {
   // Move every parameter away from its init so that every code path matters.
   torch::NoGradGuard no_grad;

@@ -5,6 +5,9 @@
 
 namespace gwflow::app {
 
+/// Exit code after a stop signal once a checkpoint is written (INTERFACE.md): run again to continue.
+inline constexpr int kExitStoppedBySignal = 75;
+
 int run_train(const CommandLine& cl, const parallel::Communicator& comm);
 int run_sample(const CommandLine& cl, const parallel::Communicator& comm);
 int run_logprob(const CommandLine& cl, const parallel::Communicator& comm);

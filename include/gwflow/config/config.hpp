@@ -46,7 +46,8 @@ struct TrainingConfig {
   int64_t validation_step = 20;
   int64_t seed = 0;
   std::string backend = "torch";    ///< "torch" (the reference path)
-  int64_t checkpoint_every = 100;
+  int64_t checkpoint_every = 100;   ///< 0 = only when stopping or finishing
+  std::string restart = "off";      ///< "off": fresh unless --restart; "auto": continue if possible
   int64_t threads = 0;              ///< LibTorch threads per rank; 0 = automatic
 };
 

@@ -57,6 +57,11 @@ class File {
   /// Writes `rows` ([count] or [count, cols], converted to the dataset's type) at row `offset`.
   /// Collective when parallel (every rank calls it, count may be 0).
   void write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows);
+  /// Writes a whole tensor (float32/float64/int64/uint8, any shape; 0-d as [1]) as a new
+  /// contiguous dataset of the same type (serial files only).
+  void write_tensor(const std::string& dataset, const torch::Tensor& t);
+  /// Reads a whole float32/float64/int64/uint8 dataset into a tensor of that type.
+  torch::Tensor read_tensor(const std::string& dataset) const;
   /// Writes a whole small 1-D float64 dataset (serial files only).
   void write_vector(const std::string& dataset, const std::vector<double>& values);
   /// Attributes on an object ("/" = the file). Collective with the same value when parallel.

@@ -37,6 +37,8 @@ class Communicator {
   /// Collective: broadcast from rank 0.
   void broadcast(double* data, int64_t count) const;
   void broadcast(int& v) const;
+  /// Collective: rank 0 receives every rank's bytes (in rank order); other ranks get {}.
+  std::vector<std::vector<uint8_t>> gather_bytes(const std::vector<uint8_t>& mine) const;
   /// Collective.
   void barrier() const;
 

@@ -1,13 +1,25 @@
 #pragma once
-// Data-parallel forward-KL training (mbank train_flow_forward_KL semantics).
+// Data-parallel forward-KL training (mbank train_flow_forward_KL semantics) with checkpoints.
 #include <functional>
+#include <memory>
 #include <string>
+
+#include <ATen/core/Generator.h>
 
 #include "gwflow/config/config.hpp"
 #include "gwflow/flow/flow.hpp"
+#include "gwflow/io/checkpoint_file.hpp"
 #include "gwflow/parallel/communicator.hpp"
 #include "gwflow/train/history.hpp"
 #include "gwflow/train/training_data.hpp"
+
+namespace torch::optim {
+class Adam;
+}
+
+namespace gwflow::parallel {
+class GradientReducer;
+}
 
 namespace gwflow::train {
 
@@ -31,14 +43,30 @@ struct TrainCallbacks {
 /// distribution of mbank's direct draws at O(1) cost per draw.
 std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t seed);
 
+/// The config values a checkpoint must agree with to be continued: (key, value) pairs.
+std::vector<std::pair<std::string, std::string>> training_identity(const config::Config& config);
+
 /// Trains a flow on `data` (every rank holds its shard). Every rank takes identical optimizer
 /// steps: the gradients are summed with one allreduce. Collective.
 class Trainer {
  public:
   Trainer(const config::Config& config, const TrainingData& data, const parallel::Communicator& comm);
+  ~Trainer();
 
-  /// Runs until config.training.iterations or a stop signal agreed by all ranks. Collective.
-  void run(const TrainCallbacks& callbacks);
+  /// Runs until config.training.iterations, or until a stop signal agreed by all ranks (then
+  /// stop_signal() says which). Writes a checkpoint every training.checkpoint_every iterations
+  /// into `checkpoint_dir` (none when empty). Collective.
+  void run(const TrainCallbacks& callbacks, const std::string& checkpoint_dir = "");
+
+  /// Collective: writes the complete training state after iterations_done() steps into
+  /// `dir`/checkpoint-<iteration>.h5 (rank 0 writes; atomic) and keeps the newest two.
+  /// Returns the file's path (on every rank). Does nothing if that checkpoint was just written.
+  std::string save_checkpoint(const std::string& dir);
+  /// Continues from a checkpoint read by io::read_checkpoint_file. Throws ConfigError naming
+  /// the key when the checkpoint belongs to an incompatible config or to changed data. A changed
+  /// rank count is allowed (a warning through `message`). Not collective.
+  void restore(const io::CheckpointContent& checkpoint, const std::string& source,
+               const std::function<void(const std::string&)>& message);
 
   flow::Flow flow() const { return flow_; }
   const History& history() const { return history_; }
@@ -49,19 +77,28 @@ class Trainer {
   int64_t validation_outside() const { return validation_outside_; }
   /// Batch rows this rank draws per iteration.
   int64_t local_batch() const { return local_batch_; }
+  /// Seconds and bytes of the last checkpoint write (rank 0's view).
+  double last_checkpoint_seconds() const { return last_checkpoint_seconds_; }
+  int64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
 
  private:
-  /// Validation loss and metric over all ranks' validation rows. Collective.
   void validate(Progress& p);
 
   const config::Config& config_;
   const TrainingData& data_;
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<torch::optim::Adam> adam_;
+  std::unique_ptr<parallel::GradientReducer> reducer_;
+  at::Generator gen_;
   History history_;
   torch::Tensor train_, validation_;
   int64_t global_batch_ = 0, local_batch_ = 0;
   int64_t iteration_ = 0;
+  int64_t last_checkpoint_iteration_ = -1;
+  double last_checkpoint_seconds_ = 0;
+  int64_t last_checkpoint_bytes_ = 0;
   int stop_signal_ = 0;
   int64_t validation_outside_ = 0;
   bool warned_outside_ = false;

@@ -1,0 +1,120 @@
+#include "gwflow/io/checkpoint_file.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "gwflow/errors.hpp"
+#include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/hdf5.hpp"
+
+namespace gwflow::io {
+namespace {
+
+constexpr const char* kFormat = "gwflow-checkpoint-1";
+int g_writes = 0;
+
+int64_t iteration_of(const std::string& file_name) {
+  static const std::regex re(R"(checkpoint-(\d+)\.h5)");
+  std::smatch m;
+  return std::regex_match(file_name, m, re) ? std::stoll(m[1]) : -1;
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& dir, int64_t iteration) {
+  return dir + "/checkpoint-" + std::to_string(iteration) + ".h5";
+}
+
+void write_checkpoint_file(const std::string& path, const CheckpointContent& c) {
+  ++g_writes;
+  const char* fault = std::getenv("GWFLOW_TEST_KILL_IN_CHECKPOINT");
+  const bool kill_now = fault && std::atoi(fault) == g_writes;
+  const std::string tmp = partial_path(path);
+  {
+    File f(tmp, File::Mode::kCreate);
+    std::string order;
+    for (const auto& [name, t] : c.tensors) {
+      if (name.find('/') != std::string::npos) throw IoError(path + ": tensor name '" + name + "' contains '/'");
+      f.write_tensor("/tensors/" + name, t);
+      order += name + "\n";
+    }
+    f.write_attribute("/", "tensor_order", order);
+    for (const auto& [k, v] : c.text) f.write_attribute("/", "text:" + k, v);
+    for (const auto& [k, v] : c.numbers) f.write_attribute("/", "number:" + k, v);
+    if (kill_now) {
+      H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
+      std::raise(SIGKILL);
+    }
+    f.write_attribute("/", "format", std::string(kFormat));
+    f.close();
+  }
+  commit_file(tmp, path);
+}
+
+CheckpointContent read_checkpoint_file(const std::string& path) {
+  CheckpointContent c;
+  try {
+    File f(path, File::Mode::kRead);
+    std::string format;
+    try {
+      format = f.read_string_attribute("/", "format");
+    } catch (const IoError&) {
+      throw IoError(path + ": not a complete gwflow checkpoint (no format mark)");
+    }
+    if (format != kFormat) throw IoError(path + ": not a gwflow checkpoint (format '" + format + "')");
+    std::istringstream order(f.read_string_attribute("/", "tensor_order"));
+    for (std::string name; std::getline(order, name);) {
+      if (!name.empty()) c.tensors.emplace_back(name, f.read_tensor("/tensors/" + name));
+    }
+    const hid_t root = H5Oopen(f.id(), "/", H5P_DEFAULT);
+    H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+    H5Oget_info3(root, &info, H5O_INFO_NUM_ATTRS);
+#else
+    H5Oget_info2(root, &info, H5O_INFO_NUM_ATTRS);
+#endif
+    for (hsize_t i = 0; i < info.num_attrs; ++i) {
+      char name[512];
+      H5Aget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+      const std::string n = name;
+      if (n.rfind("text:", 0) == 0) c.text[n.substr(5)] = f.read_string_attribute("/", n);
+      if (n.rfind("number:", 0) == 0) c.numbers[n.substr(7)] = f.read_double_attribute("/", n);
+    }
+    H5Oclose(root);
+  } catch (const IoError& e) {
+    const std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": corrupt checkpoint (" + what + ")");
+  }
+  return c;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const int64_t it = iteration_of(e.path().filename().string());
+    if (it >= 0) found.emplace_back(it, e.path().string());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+void prune_checkpoints(const std::string& dir, size_t keep) {
+  auto all = list_checkpoints(dir);
+  std::error_code ec;
+  for (size_t i = keep; i < all.size(); ++i) std::filesystem::remove(all[i], ec);
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("checkpoint-", 0) == 0 && name.size() > 8 && name.substr(name.size() - 8) == ".partial") {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
+
+}  // namespace gwflow::io

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Checkpoint/restart tests of the real executable: a run stopped at K (by its iteration count,
+# by SIGUSR1 to mpirun, or by a kill in the middle of a checkpoint write) and continued with
+# --restart ends bit-identical to an uninterrupted run (weights.zip bytes, and every parameter,
+# Adam moment and RNG state in the final checkpoint); corrupt and incompatible checkpoints give
+# clear errors. Usage: run_checkpoint_tests.sh GWFLOW MPIEXEC "MPIEXEC FLAGS"
+set -u
+GWFLOW=$1
+MPIEXEC=$2
+IFS=';' read -r -a MPIFLAGS <<< "${3:-}"
+PY=/usr/bin/python3
+work=$(mktemp -d /tmp/gwflow_ckpt.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+mpi2() { "$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$@"; }
+
+# same_state DIR_A DIR_B: identical weights.zip bytes, history, and final checkpoint tensors.
+same_state() {
+  cmp -s "$1/weights.zip" "$2/weights.zip" || { echo "weights.zip differ"; return 1; }
+  "$PY" - "$1" "$2" <<'PY'
+import glob, sys, h5py, numpy as np, re
+def last(d):
+    files = glob.glob(f"{d}/checkpoint-*.h5")
+    return max(files, key=lambda f: int(re.findall(r"(\d+)\.h5$", f)[0]))
+a, b = h5py.File(last(sys.argv[1]), "r"), h5py.File(last(sys.argv[2]), "r")
+assert a.filename.split("/")[-1] == b.filename.split("/")[-1], (a.filename, b.filename)
+ka, kb = sorted(a["tensors"].keys()), sorted(b["tensors"].keys())
+assert ka == kb, "different tensor sets"
+assert any(k.startswith("adam.exp_avg_sq.") for k in ka) and any(k.startswith("rng.") for k in ka)
+for k in ka:
+    x, y = a["tensors"][k][()], b["tensors"][k][()]
+    assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), k
+for k, v in a.attrs.items():
+    if k.startswith("number:"):
+        assert b.attrs[k] == v, k
+ha, hb = h5py.File(f"{sys.argv[1]}/history.h5", "r"), h5py.File(f"{sys.argv[2]}/history.h5", "r")
+for k in ("train_loss", "validation_loss", "valmetric_value"):
+    assert ha[k][:].tobytes() == hb[k][:].tobytes(), k
+PY
+}
+
+"$GWFLOW" make-data seed-tutorial --n 6000 --seed 5 --out data.h5 >/dev/null
+cat > cfg.toml <<'TOML'
+[data]
+train = "data.h5:/x"
+[model]
+n_layers = 2
+hidden_features = [6, 4]
+[training]
+iterations = 60
+batch_size = 800
+learning_rate = 3e-3
+validation_step = 7
+checkpoint_every = 20
+TOML
+
+# 1. stop at K = 40 (a multiple of checkpoint_every) and extend to 60, on 1 and 2 ranks.
+for ranks in 1 2; do
+  run() { if [ "$ranks" -eq 1 ]; then "$@"; else mpi2 "$@"; fi; }
+  run "$GWFLOW" train cfg.toml --set "output.dir=\"straight$ranks\"" >/dev/null 2>&1
+  run "$GWFLOW" train cfg.toml --set "output.dir=\"split$ranks\"" --set training.iterations=40 >/dev/null 2>&1
+  run "$GWFLOW" train cfg.toml --set "output.dir=\"split$ranks\"" --restart >restart.txt 2>&1
+  if grep -q 'continuing from .*checkpoint-40.h5' restart.txt && same_state "straight$ranks" "split$ranks"; then
+    pass "stop at 40 + restart == straight 60 ($ranks rank(s))"
+  else
+    fail "stop at 40 + restart == straight 60 ($ranks rank(s))"; cat restart.txt
+  fi
+  n=$(ls "split$ranks"/checkpoint-*.h5 | wc -l)
+  [ "$n" -eq 2 ] && pass "two checkpoints kept ($ranks rank(s))" || fail "$n checkpoints kept"
+done
+
+# 2. SIGUSR1 to mpirun of a 2-rank run: exit 75 after a checkpoint; --restart completes it,
+#    bit-identical to the straight run.
+long=(--set training.iterations=2500 --set training.checkpoint_every=0 --set training.validation_step=50)
+mpi2 "$GWFLOW" train cfg.toml "${long[@]}" --set 'output.dir="long_straight"' >/dev/null 2>&1
+# mpirun itself (not a shell function) in the background, so that $! is mpirun's pid.
+"$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$GWFLOW" train cfg.toml "${long[@]}" --set 'output.dir="long_sig"' >sig.txt 2>sig.err &
+pid=$!
+for _ in $(seq 1 200); do grep -q '^iter' sig.txt 2>/dev/null && break; sleep 0.05; done
+sleep 0.5
+kill -USR1 $pid
+wait $pid
+rc=$?
+stopped=$(sed -n 's/.*stopped by a signal after iteration \([0-9]*\).*/\1/p' sig.txt)
+if [ $rc -eq 75 ] && [ -n "$stopped" ] && [ "$stopped" -lt 2500 ]; then
+  pass "SIGUSR1 to mpirun: exit 75 at iteration $stopped"
+else
+  fail "SIGUSR1 to mpirun: exit $rc, stopped at '$stopped'"; cat sig.txt sig.err
+fi
+mpi2 "$GWFLOW" train cfg.toml "${long[@]}" --set 'output.dir="long_sig"' --restart >/dev/null 2>&1 \
+  && same_state long_straight long_sig && pass "signal stop + restart == straight" || fail "signal stop + restart == straight"
+
+# 3. killed in the middle of the second checkpoint write: the first survives; restart completes.
+GWFLOW_TEST_KILL_IN_CHECKPOINT=2 "$GWFLOW" train cfg.toml --set 'output.dir="killed"' >/dev/null 2>&1
+rc=$?
+if [ $rc -eq 137 ] && [ -f killed/checkpoint-20.h5 ] && [ ! -f killed/checkpoint-40.h5 ] && [ ! -f killed/weights.zip ]; then
+  pass "kill during checkpoint write keeps the previous one"
+else
+  fail "kill during checkpoint write (exit $rc)"; ls killed
+fi
+"$GWFLOW" train cfg.toml --set 'output.dir="killed"' --restart >k.txt 2>&1 && grep -q 'checkpoint-20.h5' k.txt \
+  && same_state straight1 killed && pass "restart after the kill == straight" || { fail "restart after the kill"; cat k.txt; }
+
+# 4. corrupt newest checkpoint: --restart names it; restart = "auto" falls back to the older one.
+mkdir -p corrupt && cp split1/checkpoint-40.h5 split1/checkpoint-60.h5 corrupt/
+head -c 3000 split1/checkpoint-60.h5 > corrupt/checkpoint-60.h5
+"$GWFLOW" train cfg.toml --set 'output.dir="corrupt"' --restart >c.txt 2>c.err
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^gwflow: error: corrupt/checkpoint-60.h5' c.err && [ "$(wc -l < c.err)" -eq 1 ]; then
+  pass "corrupt checkpoint named"
+else
+  fail "corrupt checkpoint (exit $rc)"; cat c.err
+fi
+"$GWFLOW" train cfg.toml --set 'output.dir="corrupt"' --set 'training.restart="auto"' >c.txt 2>c.err \
+  && grep -q 'warning: corrupt/checkpoint-60.h5' c.err && grep -q 'continuing from corrupt/checkpoint-40.h5' c.txt \
+  && pass "auto restart skips the corrupt checkpoint" || { fail "auto restart with a corrupt checkpoint"; cat c.txt c.err; }
+echo "not hdf5" > foreign.h5 && mkdir -p foreign && cp foreign.h5 foreign/checkpoint-5.h5
+"$GWFLOW" train cfg.toml --set 'output.dir="foreign"' --restart >/dev/null 2>f.err
+grep -q 'foreign/checkpoint-5.h5' f.err && pass "foreign checkpoint named" || { fail "foreign checkpoint"; cat f.err; }
+
+# 5. incompatible config and a changed rank count.
+"$GWFLOW" train cfg.toml --set 'output.dir="split1"' --set training.learning_rate=0.01 --restart >/dev/null 2>i.err
+grep -q "training.learning_rate is '0.01' now but was '0.0030000000000000001'" i.err && pass "incompatible config named" \
+  || { fail "incompatible config"; cat i.err; }
+"$GWFLOW" train cfg.toml --set 'output.dir="split1"' --set 'model.hidden_features=[6,5]' --restart >/dev/null 2>i.err
+grep -q "model.hidden_features" i.err && pass "changed model named" || { fail "changed model"; cat i.err; }
+mpi2 "$GWFLOW" train cfg.toml --set 'output.dir="split1"' --set training.iterations=70 --restart >/dev/null 2>r.err \
+  && grep -q 'written by 1 ranks, this run has 2' r.err && pass "changed rank count warns and continues" \
+  || { fail "changed rank count"; cat r.err; }
+"$GWFLOW" train cfg.toml --set 'output.dir="fresh"' --set 'training.restart="auto"' >a.txt 2>&1 \
+  && grep -q 'starting fresh' a.txt && pass "auto restart without a checkpoint starts fresh" || { fail "auto fresh"; cat a.txt; }
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
