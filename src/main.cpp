@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "gwflow/app/cli.hpp"
@@ -12,6 +13,7 @@
 #include "gwflow/errors.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/parallel/environment.hpp"
+#include "gwflow/parallel/signals.hpp"
 #include "gwflow/version.hpp"
 
 namespace {
@@ -62,11 +64,16 @@ int main(int argc, char** argv) {
       if (comm.is_root()) std::cout << gwflow::app::help_text(cl.command);
       return 0;
     }
+    // For the long-running commands SIGINT/SIGTERM/SIGUSR1 only set a flag, checked at their step
+    // boundaries, from the first instant (a signal during start-up is honoured at the first one).
+    std::optional<gwflow::parallel::StopSignals> signals;
+    if (cl.command == "train" || cl.command == "sample" || cl.command == "logprob") signals.emplace();
     if (cl.command == "train") return gwflow::app::run_train(cl, comm);
     if (cl.command == "sample") return gwflow::app::run_sample(cl, comm);
     if (cl.command == "logprob") return gwflow::app::run_logprob(cl, comm);
     if (cl.command == "info") return gwflow::app::run_info(cl, comm);
     if (cl.command == "make-data") return gwflow::app::run_make_data(cl, comm);
+    if (cl.command == "import-dataset") return gwflow::app::run_import_dataset(cl, comm);
     throw gwflow::UsageError("unknown command '" + cl.command + "'");
   } catch (const gwflow::UsageError& e) {
     fail(std::string(e.what()) + " (see gwflow --help)", 2);

@@ -11,10 +11,11 @@ namespace {
 const std::map<std::string, std::map<std::string, bool>>& command_options() {
   static const std::map<std::string, std::map<std::string, bool>> kOptions = {
       {"train", {{"--set", true}, {"--restart", false}}},
-      {"sample", {{"--set", true}}},
-      {"logprob", {{"--set", true}}},
+      {"sample", {{"--set", true}, {"--overwrite", false}}},
+      {"logprob", {{"--set", true}, {"--overwrite", false}}},
       {"info", {}},
       {"make-data", {{"--n", true}, {"--seed", true}, {"--out", true}}},
+      {"import-dataset", {{"--dim", true}, {"--out", true}}},
   };
   return kOptions;
 }
@@ -80,14 +81,18 @@ std::string help_text(const std::string& command) {
            "  there is one). SIGUSR1/SIGTERM: checkpoint, outputs, exit 75. Ctrl+C: the same, exit 0.\n";
   }
   if (command == "sample") {
-    return "usage: gwflow sample CONFIG.toml [--set section.key=value ...]\n"
+    return "usage: gwflow sample CONFIG.toml [--set section.key=value ...] [--overwrite]\n"
            "  Draws [sample].n points from [sample].weights into [sample].out (/samples [n, D],\n"
-           "  /log_prob [n]). Row i's noise depends only on (seed, i): any rank count, same file.\n";
+           "  /log_prob [n]). Row i's noise depends only on (seed, i): any rank count or block size\n"
+           "  gives the same datasets. With sample.boundaries only points inside that box are kept\n"
+           "  (the first n accepted candidates). Run the same command again after a kill or a\n"
+           "  signal (exit 75) to finish the missing blocks; a finished file is left as it is.\n";
   }
   if (command == "logprob") {
-    return "usage: gwflow logprob CONFIG.toml [--set section.key=value ...]\n"
+    return "usage: gwflow logprob CONFIG.toml [--set section.key=value ...] [--overwrite]\n"
            "  Evaluates log p(x) of the flow [logprob].weights on [logprob].input; writes /log_prob\n"
-           "  (and /z with noise = true) into [logprob].out. Points outside the box get -inf.\n";
+           "  (and /z with noise = true) into [logprob].out. Points outside the box get -inf.\n"
+           "  Resumable like sample: run it again to finish after a kill or a signal.\n";
   }
   if (command == "info") {
     return "usage: gwflow info WEIGHTS\n"
@@ -98,12 +103,20 @@ std::string help_text(const std::string& command) {
            "  Writes N rows of (Exp(1), N(0, 1)) into FILE.h5:/x [N, 2] (the seed tutorial's data).\n"
            "  Row i depends only on (S, i): the file is the same for any number of ranks.\n";
   }
+  if (command == "import-dataset") {
+    return "usage: gwflow import-dataset MBANK_TEXT_FILE --dim D --out FILE.h5\n"
+           "  Converts an mbank dataset text file (np.savetxt rows [x (D), metric (D*D, optional),\n"
+           "  log_pdf]; '#' starts a comment) into FILE.h5: /x [N, D], /log_pdf [N] and, when the rows\n"
+           "  hold it, /metric [N, D, D], all float64. The layout follows from the column count; rows\n"
+           "  holding NaN are dropped and counted. Rank 0 does the work; the file is written atomically.\n";
+  }
   return "usage: gwflow <command> [options]     (gwflow <command> --help for details)\n"
          "  train     CONFIG.toml [--set k=v ...] [--restart]   train a normalizing flow\n"
          "  sample    CONFIG.toml [--set k=v ...]               draw samples and their log densities\n"
          "  logprob   CONFIG.toml [--set k=v ...]               log densities of given points\n"
          "  info      WEIGHTS                                   describe a weights file\n"
          "  make-data seed-tutorial --n N --seed S --out F.h5   make the seed tutorial's data\n"
+         "  import-dataset FILE.txt --dim D --out F.h5         mbank dataset text -> HDF5\n"
          "  --version, --help\n"
          "Every command runs alone or under mpirun/srun with any number of ranks.\n"
          "Exit codes: 0 done, 1 error, 2 usage error, 75 stopped by a signal (continue later).\n";

@@ -1,5 +1,9 @@
 #include "gwflow/app/generation.hpp"
 
+#include <chrono>
+#include <cstdio>
+
+#include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/weights.hpp"
 #include "gwflow/version.hpp"
@@ -15,14 +19,44 @@ flow::Flow load_flow(const std::string& weights_path, const std::string& dtype) 
   }
 }
 
-void write_provenance(io::File& f, const std::string& weights_path, const std::string& weights_sha256,
-                      int64_t seed, const std::string& dtype, const config::Config& config) {
-  f.write_attribute("/", "weights", weights_path);
-  f.write_attribute("/", "weights_sha256", weights_sha256);
-  f.write_attribute("/", "seed", seed);
-  f.write_attribute("/", "dtype", dtype);
-  f.write_attribute("/", "gwflow_version", std::string(kVersion));
-  f.write_attribute("/", "config", config::to_toml(config));
+std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
+                                                            const std::string& weights_sha256, int64_t seed,
+                                                            const std::string& dtype, const config::Config& config) {
+  return {{"weights", weights_path},       {"weights_sha256", weights_sha256},     {"seed", std::to_string(seed)},
+          {"dtype", dtype},                {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
+}
+
+torch::Tensor pad_rows(const torch::Tensor& rows) {
+  const int64_t n = rows.size(0), padded = (n + 63) / 64 * 64;
+  if (padded == n) return rows;
+  auto sizes = rows.sizes().vec();
+  sizes[0] = padded - n;
+  return torch::cat({rows, torch::zeros(sizes, rows.options())});
+}
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+RateReporter::RateReporter(const parallel::Communicator& comm, std::string what, int64_t total, int64_t start,
+                           double every_s)
+    : comm_(comm), what_(std::move(what)), total_(total), start_(start), every_(every_s), t0_(now_s()), last_(t0_) {}
+
+double RateReporter::elapsed() const { return now_s() - t0_; }
+
+void RateReporter::update(int64_t done) {
+  const double t = now_s();
+  if (!comm_.is_root() || t - last_ < every_ || done >= total_) return;
+  last_ = t;
+  const double rate = (done - start_) / std::max(t - t0_, 1e-9);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s: %lld / %lld rows (%.1f %%), %.3g rows/s, ETA %s", what_.c_str(),
+                static_cast<long long>(done), static_cast<long long>(total_), 100.0 * done / std::max<int64_t>(total_, 1),
+                rate, format_seconds((total_ - done) / std::max(rate, 1e-9)).c_str());
+  std::printf("%s\n", buf);
+  std::fflush(stdout);
 }
 
 }  // namespace gwflow::app

@@ -1,15 +1,32 @@
-#include <chrono>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/generation.hpp"
 #include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
+#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/sha256.hpp"
-#include "gwflow/parallel/sharding.hpp"
+#include "gwflow/parallel/signals.hpp"
+#include "gwflow/version.hpp"
 
 namespace gwflow::app {
+namespace {
+
+enum Counter { kOutside = 0, kNaN = 1 };
+
+std::string file_fingerprint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+}  // namespace
 
 int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("logprob: expected one CONFIG.toml");
@@ -29,46 +46,82 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
                       lc.weights);
   }
   const int64_t n = dims[0];
-  const auto shard = parallel::shard_rows(n, comm.rank(), comm.size());
-  double blocks = static_cast<double>((shard.count + lc.block_size - 1) / lc.block_size);
-  comm.max(&blocks, 1);
-  const auto dtype = flow->dtype();
-
+  std::vector<io::OutputDataset> datasets{{"/log_prob", {n}, flow->dtype()}};
+  if (lc.noise) datasets.push_back({"/z", {n, dim}, flow->dtype()});
+  io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " logprob; weights sha256 " + sha + "; input " +
+                              lc.input.str() + " " + file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
+                              "; dtype " + lc.dtype + "; noise " + (lc.noise ? "yes" : "no")};
+  auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
+  attributes.emplace_back("input", lc.input.str());
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
-  const std::string tmp = io::partial_path(lc.out);
-  const auto t0 = std::chrono::steady_clock::now();
-  int64_t counts[2] = {0, 0};  // outside the box (-inf), NaN
-  {
-    io::File f(tmp, io::File::Mode::kCreate, &comm);
-    f.create_dataset("/log_prob", {n}, dtype);
-    if (lc.noise) f.create_dataset("/z", {n, dim}, dtype);
-    for (int64_t b = 0; b < static_cast<int64_t>(blocks); ++b) {
-      const int64_t begin = std::min(shard.count, b * lc.block_size);
-      const int64_t count = std::min(lc.block_size, shard.count - begin);
-      auto x = in.read_rows(lc.input.path, shard.offset + begin, count);
-      auto lp = flow->log_prob(x);
-      counts[0] += torch::isneginf(lp).sum().item<int64_t>();
-      counts[1] += torch::isnan(lp).sum().item<int64_t>();
-      f.write_rows("/log_prob", shard.offset + begin, lp);
-      if (lc.noise) f.write_rows("/z", shard.offset + begin, flow->transform_to_noise(x));
-    }
-    write_provenance(f, lc.weights, sha, 0, lc.dtype, cfg);
-    f.write_attribute("/", "input", lc.input.str());
-    f.close();
+  std::string note;
+  io::GenerationFile out(lc.out, datasets, identity, attributes, cl.options.count("--overwrite") > 0, comm, note);
+  if (!note.empty()) log.warn(note);
+  if (out.state() == io::GenerationFile::State::kComplete) {
+    log.info("logprob: " + lc.out + " is already complete for this input and weights; nothing to do");
+    return 0;
   }
-  comm.barrier();
-  if (comm.is_root()) io::commit_file(tmp, lc.out);
-  comm.barrier();
-  comm.sum(counts, 2);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  io::Progress p = out.progress();
+  if (out.state() == io::GenerationFile::State::kResumed) {
+    log.info("logprob: resuming " + io::partial_path(lc.out) + " at row " + std::to_string(p.rows_done) + " of " +
+             std::to_string(n));
+  }
+
+  const int64_t block = lc.block_size, ranks = comm.size(), rank = comm.rank();
+  log.info("logprob: " + std::to_string(n) + " points of " + lc.input.str() + " into " + lc.out + ", blocks of " +
+           std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s)");
+  const char* kill_env = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
+  const int64_t kill_rows = kill_env ? std::atoll(kill_env) : -1;
+  const int64_t start = p.rows_done;
+  RateReporter reporter(comm, "logprob", n, p.rows_done);
+  int stop = 0;
+  while (p.rows_done < n) {
+    const int64_t begin = std::min(n, p.rows_done + rank * block);
+    const int64_t count = std::clamp<int64_t>(n - begin, 0, block);
+    auto x = in.read_rows(lc.input.path, begin, count);
+    auto r = flow->forward(pad_rows(x));
+    r.outputs = r.outputs.narrow(0, 0, count);
+    r.logabsdet = r.logabsdet.narrow(0, 0, count);
+    // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
+    auto lp = torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet,
+                           r.logabsdet);
+    int64_t local[3] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
+                        parallel::StopSignals::local() != 0 ? 1 : 0};
+    out.file().write_rows("/log_prob", begin, lp);
+    if (lc.noise) out.file().write_rows("/z", begin, r.outputs);
+    comm.sum(local, 3);
+    p.counters[kOutside] += local[0];
+    p.counters[kNaN] += local[1];
+    p.rows_done = std::min(n, p.rows_done + ranks * block);
+    p.rows_written = p.rows_done;
+    if (kill_rows >= 0 && p.rows_done >= kill_rows && comm.is_root()) std::raise(SIGKILL);
+    out.commit(p);
+    reporter.update(p.rows_done);
+    if (local[2] > 0 && p.rows_done < n) {
+      stop = 1;
+      break;
+    }
+  }
+  const double secs = reporter.elapsed();
   const double rss = peak_rss_mib(comm);
-  char buf[320];
-  std::snprintf(buf, sizeof buf, "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
-                static_cast<long long>(n), lc.out.c_str(), format_seconds(s).c_str(), n / std::max(s, 1e-9),
+  char buf[400];
+  if (stop) {
+    std::snprintf(buf, sizeof buf, "logprob: stopped by a signal at row %lld of %lld (progress saved in %s); run the same command again to finish",
+                  static_cast<long long>(p.rows_done), static_cast<long long>(n), io::partial_path(lc.out).c_str());
+    log.info(buf);
+    return kExitStoppedBySignal;
+  }
+  out.finish();
+  const int64_t done = n - start;
+  std::snprintf(buf, sizeof buf,
+                "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
+                static_cast<long long>(done), lc.out.c_str(), format_seconds(secs).c_str(), done / std::max(secs, 1e-9),
                 comm.size(), rss);
   log.info(buf);
-  if (counts[0] > 0) log.warn(std::to_string(counts[0]) + " points lie outside the flow's box: log_prob = -inf");
-  if (counts[1] > 0) log.warn(std::to_string(counts[1]) + " points contain NaN: log_prob = NaN");
+  if (p.counters[kOutside] > 0) {
+    log.warn(std::to_string(p.counters[kOutside]) + " points lie outside the flow's box: log_prob = -inf");
+  }
+  if (p.counters[kNaN] > 0) log.warn(std::to_string(p.counters[kNaN]) + " points contain NaN: log_prob = NaN");
   return 0;
 }
 

@@ -1,77 +1,172 @@
-#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/generation.hpp"
 #include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/sha256.hpp"
-#include "gwflow/kernels/philox.hpp"
-#include "gwflow/parallel/sharding.hpp"
+#include "gwflow/kernels/noise.hpp"
+#include "gwflow/parallel/signals.hpp"
+#include "gwflow/version.hpp"
 
 namespace gwflow::app {
+namespace {
+
+// Progress counters stored in the file.
+enum Counter { kNonFinite = 0, kRejected = 1, kAccepted = 2 };
+
+/// Test-only fault injection: SIGKILL after writing the round that passes this many rows,
+/// before its progress is recorded (GWFLOW_TEST_KILL_AFTER_ROWS).
+int64_t kill_after_rows() {
+  const char* v = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
+  return v ? std::atoll(v) : -1;
+}
+
+std::string box_text(const config::Box& b) {
+  std::ostringstream s;
+  s.precision(17);
+  for (double v : b.low) s << v << ",";
+  s << ";";
+  for (double v : b.high) s << v << ",";
+  return s.str();
+}
+
+}  // namespace
 
 int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("sample: expected one CONFIG.toml");
   const Log log(comm);
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   const auto& sc = cfg.sample;
-  if (sc.boundaries) {
-    throw ConfigError("sample.boundaries: sampling within boundaries is not supported by this version");
-  }
   flow::Flow flow = load_flow(sc.weights, sc.dtype);
   torch::NoGradGuard no_grad;
   const std::string sha = io::sha256_file(sc.weights);
   const int64_t dim = flow->architecture().dim;
-  const auto shard = parallel::shard_rows(sc.n, comm.rank(), comm.size());
-  double blocks = static_cast<double>((shard.count + sc.block_size - 1) / sc.block_size);
-  comm.max(&blocks, 1);  // every rank joins every collective write
-  const auto dtype = flow->dtype();
-
-  make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
-  const std::string tmp = io::partial_path(sc.out);
-  const auto t0 = std::chrono::steady_clock::now();
-  int64_t nonfinite = 0;
-  {
-    io::File f(tmp, io::File::Mode::kCreate, &comm);
-    f.create_dataset("/samples", {sc.n, dim}, dtype);
-    f.create_dataset("/log_prob", {sc.n}, dtype);
-    auto z = torch::empty({std::min(sc.block_size, shard.count), dim}, torch::kFloat64);
-    for (int64_t b = 0; b < static_cast<int64_t>(blocks); ++b) {
-      const int64_t begin = std::min(shard.count, b * sc.block_size);
-      const int64_t count = std::min(sc.block_size, shard.count - begin);
-      auto* zp = z.data_ptr<double>();
-      for (int64_t i = 0; i < count; ++i) {
-        const kernels::RowRandom rng(static_cast<uint64_t>(sc.seed), static_cast<uint64_t>(shard.offset + begin + i));
-        for (int64_t j = 0; j < dim; j += 2) {
-          double n1, n2;
-          rng.normals(static_cast<uint32_t>(j / 2), n1, n2);
-          zp[i * dim + j] = n1;
-          if (j + 1 < dim) zp[i * dim + j + 1] = n2;
-        }
-      }
-      auto s = flow->sample_and_log_prob_from_noise(z.narrow(0, 0, count));
-      nonfinite += count - torch::isfinite(s.log_prob).sum().item<int64_t>();
-      f.write_rows("/samples", shard.offset + begin, s.x);
-      f.write_rows("/log_prob", shard.offset + begin, s.log_prob);
+  const bool bounded = sc.boundaries.has_value();
+  torch::Tensor low, high;
+  if (bounded) {
+    if (static_cast<int64_t>(sc.boundaries->low.size()) != dim) {
+      throw ConfigError("sample.boundaries has " + std::to_string(sc.boundaries->low.size()) +
+                        " dimensions but the flow in " + sc.weights + " has D = " + std::to_string(dim));
     }
-    write_provenance(f, sc.weights, sha, sc.seed, sc.dtype, cfg);
-    f.write_attribute("/", "n", sc.n);
-    f.close();
+    low = torch::tensor(sc.boundaries->low, torch::kFloat64).to(flow->dtype());
+    high = torch::tensor(sc.boundaries->high, torch::kFloat64).to(flow->dtype());
   }
-  comm.barrier();
-  if (comm.is_root()) io::commit_file(tmp, sc.out);
-  comm.barrier();
-  nonfinite = comm.sum(nonfinite);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t max_candidates = sc.max_candidates > 0 ? sc.max_candidates : 1000 * sc.n + 1000000;
+
+  io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " +
+                              std::to_string(dim) + "; n " + std::to_string(sc.n) + "; seed " +
+                              std::to_string(sc.seed) + "; dtype " + sc.dtype +
+                              (bounded ? "; boundaries " + box_text(*sc.boundaries) : "")};
+  make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
+  std::string note;
+  io::GenerationFile out(sc.out,
+                         {{"/samples", {sc.n, dim}, flow->dtype()}, {"/log_prob", {sc.n}, flow->dtype()}},
+                         identity, provenance(sc.weights, sha, sc.seed, sc.dtype, cfg), cl.options.count("--overwrite") > 0,
+                         comm, note);
+  if (!note.empty()) log.warn(note);
+  if (out.state() == io::GenerationFile::State::kComplete) {
+    log.info("sample: " + sc.out + " is already complete for this config, weights and seed; nothing to do");
+    return 0;
+  }
+  io::Progress p = out.progress();
+  if (out.state() == io::GenerationFile::State::kResumed) {
+    log.info("sample: resuming " + io::partial_path(sc.out) + " at " + std::to_string(p.rows_written) + " of " +
+             std::to_string(sc.n) + " rows");
+  }
+
+  const int64_t block = sc.block_size, ranks = comm.size(), rank = comm.rank();
+  log.info("sample: " + std::to_string(sc.n) + " rows of D=" + std::to_string(dim) + " (" + sc.dtype + ") from " +
+           sc.weights + " into " + sc.out + ", blocks of " + std::to_string(block) + " rows on " +
+           std::to_string(ranks) + " rank(s)" + (bounded ? ", within sample.boundaries" : ""));
+  const int64_t kill_rows = kill_after_rows();
+  const int64_t start_written = p.rows_written;
+  RateReporter reporter(comm, "sample", sc.n, p.rows_written);
+  auto z = torch::empty({block, dim}, torch::kFloat64);
+  int stop = 0;
+  while (p.rows_written < sc.n) {
+    // One round: rank r maps candidate rows [done + r B, done + (r + 1) B).
+    const int64_t begin = bounded ? p.rows_done + rank * block : std::min(sc.n, p.rows_done + rank * block);
+    const int64_t count = bounded ? block : std::clamp<int64_t>(sc.n - begin, 0, block);
+    kernels::standard_normal_rows(static_cast<uint64_t>(sc.seed), begin, count, dim, z.data_ptr<double>());
+    auto s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)));
+    s.x = s.x.narrow(0, 0, count);
+    s.log_prob = s.log_prob.narrow(0, 0, count);
+    int64_t local[4] = {count - torch::isfinite(s.log_prob).sum().item<int64_t>(), 0, 0,
+                        parallel::StopSignals::local() != 0 ? 1 : 0};
+    if (bounded) {
+      auto keep = ((s.x > low) & (s.x < high)).all(1);
+      auto idx = keep.nonzero().squeeze(1);
+      local[1] = count - idx.size(0);
+      const int64_t accepted = idx.size(0);
+      const int64_t offset = p.rows_written + comm.exclusive_prefix_sum(accepted);
+      const int64_t take = std::clamp<int64_t>(sc.n - offset, 0, accepted);
+      auto idx_take = idx.narrow(0, 0, take);
+      out.file().write_rows("/samples", offset, s.x.index_select(0, idx_take));
+      out.file().write_rows("/log_prob", offset, s.log_prob.index_select(0, idx_take));
+      local[2] = accepted;
+    } else {
+      out.file().write_rows("/samples", begin, s.x);
+      out.file().write_rows("/log_prob", begin, s.log_prob);
+      local[2] = count;
+    }
+    comm.sum(local, 4);
+    p.counters[kNonFinite] += local[0];
+    p.counters[kRejected] += local[1];
+    p.counters[kAccepted] += local[2];
+    p.rows_written = std::min(sc.n, p.rows_written + local[2]);
+    p.rows_done += ranks * block;
+    if (kill_rows >= 0 && p.rows_written >= kill_rows && comm.is_root()) std::raise(SIGKILL);
+    out.commit(p);
+    reporter.update(p.rows_written);
+    if (bounded && p.rows_written < sc.n) {
+      if (p.rows_done >= 1000000 && p.rows_written == 0) {
+        throw DomainError("sample.boundaries: none of " + std::to_string(p.rows_done) +
+                          " candidates fell inside the box; the flow does not reach it");
+      }
+      if (p.rows_done >= max_candidates) {
+        throw DomainError("sample.boundaries: only " + std::to_string(p.rows_written) + " of " +
+                          std::to_string(sc.n) + " samples accepted after " + std::to_string(p.rows_done) +
+                          " candidates (sample.max_candidates); the box is too small for this flow");
+      }
+    }
+    if (local[3] > 0 && p.rows_written < sc.n) {
+      stop = 1;
+      break;
+    }
+  }
+  const double secs = reporter.elapsed();
   const double rss = peak_rss_mib(comm);
-  char buf[320];
-  std::snprintf(buf, sizeof buf, "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s), peak RSS %.0f MiB per rank)",
-                static_cast<long long>(sc.n), static_cast<long long>(dim), sc.dtype.c_str(), sc.out.c_str(),
-                format_seconds(s).c_str(), sc.n / std::max(s, 1e-9), comm.size(), rss);
+  const int64_t written = p.rows_written - start_written;
+  char buf[400];
+  if (stop) {
+    std::snprintf(buf, sizeof buf, "sample: stopped by a signal at %lld of %lld rows (progress saved in %s); run the same command again to finish",
+                  static_cast<long long>(p.rows_written), static_cast<long long>(sc.n), io::partial_path(sc.out).c_str());
+    log.info(buf);
+    return kExitStoppedBySignal;
+  }
+  out.finish();
+  std::snprintf(buf, sizeof buf,
+                "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s), peak RSS %.0f MiB "
+                "per rank)",
+                static_cast<long long>(written), static_cast<long long>(dim), sc.dtype.c_str(), sc.out.c_str(),
+                format_seconds(secs).c_str(), written / std::max(secs, 1e-9), comm.size(), rss);
   log.info(buf);
-  if (nonfinite > 0) log.warn(std::to_string(nonfinite) + " samples have a non-finite log_prob");
+  if (bounded) {
+    std::snprintf(buf, sizeof buf, "sample: acceptance %.4g (%lld candidates for %lld samples inside sample.boundaries)",
+                  static_cast<double>(p.counters[kAccepted]) /
+                      std::max<int64_t>(p.counters[kAccepted] + p.counters[kRejected], 1),
+                  static_cast<long long>(p.counters[kAccepted] + p.counters[kRejected]), static_cast<long long>(sc.n));
+    log.info(buf);
+  }
+  if (p.counters[kNonFinite] > 0) {
+    log.warn(std::to_string(p.counters[kNonFinite]) + " candidate samples have a non-finite log_prob");
+  }
   return 0;
 }
 

@@ -108,8 +108,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   };
   cb.message = [&](const std::string& m) { log.warn(m); };
 
-  // Signals only set a flag from here to the end: a second Ctrl+C while saving changes nothing.
-  parallel::StopSignals signals;
+  // Signals only set a flag (installed in main): a second Ctrl+C while saving changes nothing.
   trainer.run(cb, dir);
   const std::string checkpoint = trainer.save_checkpoint(dir);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

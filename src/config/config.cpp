@@ -282,6 +282,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("out", c.sample.out);
     s.read("boundaries", c.sample.boundaries);
     s.read("block_size", c.sample.block_size, 1);
+    s.read("max_candidates", c.sample.max_candidates, 0);
     check_dtype_backend(s, c.sample.dtype, c.sample.backend);
     s.finish();
   }
@@ -320,7 +321,7 @@ std::string to_toml(const Config& c) {
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
   toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
                      {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend},
-                     {"block_size", c.sample.block_size}};
+                     {"block_size", c.sample.block_size}, {"max_candidates", c.sample.max_candidates}};
   if (c.sample.boundaries) sample.insert("boundaries", box(c.sample.boundaries));
   toml::table logprob{{"weights", c.logprob.weights}, {"out", c.logprob.out},
                       {"noise", c.logprob.noise},       {"dtype", c.logprob.dtype},

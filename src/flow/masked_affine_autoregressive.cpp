@@ -1,3 +1,4 @@
+#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/flow/masked_affine_autoregressive.hpp"
 
 namespace gwflow::flow {
@@ -23,7 +24,7 @@ MaskedAffineAutoregressiveImpl::MaskedAffineAutoregressiveImpl(int64_t features,
 
 TransformResult MaskedAffineAutoregressiveImpl::forward(const torch::Tensor& x) {
   auto ss = scale_and_shift(net_->forward(x), net_->features());
-  return {ss.scale * x + ss.shift, torch::log(ss.scale).sum(1)};
+  return {ss.scale * x + ss.shift, row_sum(torch::log(ss.scale))};
 }
 
 TransformResult MaskedAffineAutoregressiveImpl::inverse(const torch::Tensor& z) {
@@ -33,7 +34,7 @@ TransformResult MaskedAffineAutoregressiveImpl::inverse(const torch::Tensor& z) 
   for (int64_t pass = 0; pass < net_->features(); ++pass) {
     auto ss = scale_and_shift(net_->forward(x), net_->features());
     x = (z - ss.shift) / ss.scale;
-    lad = -torch::log(ss.scale).sum(1);
+    lad = -row_sum(torch::log(ss.scale));
   }
   return {x, lad};
 }

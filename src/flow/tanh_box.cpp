@@ -1,3 +1,4 @@
+#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/flow/tanh_box.hpp"
 
 #include <cmath>
@@ -44,7 +45,7 @@ TransformResult TanhBoxImpl::forward(const torch::Tensor& x) {
   auto y_safe = torch::where(inside.unsqueeze(1), y, torch::zeros_like(y));
   auto z = torch::atanh(y_safe);
   // -log((1 - y^2) (high - low) / 2) with 1 - y^2 = (1 - y)(1 + y), accurate near the edges.
-  auto lad = -(torch::log1p(-y_safe) + torch::log1p(y_safe) + torch::log(0.5 * (high_ - low_))).sum(1);
+  auto lad = -row_sum(torch::log1p(-y_safe) + torch::log1p(y_safe) + torch::log(0.5 * (high_ - low_)));
   auto bad = torch::where(nan_row, torch::full_like(lad, NAN), torch::full_like(lad, -INFINITY));
   return {z, torch::where(inside, lad, bad)};
 }
@@ -55,7 +56,7 @@ TransformResult TanhBoxImpl::inverse(const torch::Tensor& z) {
   // log(1 - tanh(z)^2) = 2 (log 2 - |z| - softplus(-2|z|)): finite for every finite z.
   auto a = z.abs();
   auto log1mt2 = 2 * (std::log(2.0) - a - torch::nn::functional::softplus(-2 * a));
-  auto lad = (log1mt2 + torch::log(0.5 * (high_ - low_))).sum(1);
+  auto lad = row_sum(log1mt2 + torch::log(0.5 * (high_ - low_)));
   return {x, lad};
 }
 

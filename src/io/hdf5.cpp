@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 
 #include "gwflow/errors.hpp"
 
@@ -28,7 +29,11 @@ Handle make_dxpl(bool parallel) {
 }
 
 hid_t memory_type(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kFloat64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+  switch (t.scalar_type()) {
+    case torch::kFloat64: return H5T_NATIVE_DOUBLE;
+    case torch::kInt64: return H5T_NATIVE_INT64;
+    default: return H5T_NATIVE_FLOAT;
+  }
 }
 
 }  // namespace
@@ -91,6 +96,10 @@ File::File(const std::string& path, Mode mode, const parallel::Communicator* com
     if (id < 0) throw IoError(path + ": cannot open (" + hdf5_message() + ")");
   }
   handle_ = Handle(id);
+}
+
+File::~File() {
+  if (comm_ && std::uncaught_exceptions() > 0) handle_.release();
 }
 
 bool File::has(const std::string& dataset) const {
@@ -156,17 +165,25 @@ torch::Tensor File::read_rows(const std::string& dataset, int64_t offset, int64_
   return out;
 }
 
-void File::create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype) {
+void File::create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype,
+                          bool contiguous) {
   std::vector<hsize_t> h(dims.begin(), dims.end());
   Handle space(h5_check(H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr), where(dataset)));
   Handle dcpl(h5_check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
   std::vector<hsize_t> chunk(h);
   const hsize_t row_bytes = 8 * (h.size() == 2 ? std::max<hsize_t>(h[1], 1) : 1);
   chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(h[0], (1u << 20) / row_bytes));
-  if (h[0] > 0) h5_check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where(dataset));
+  if (contiguous) {
+    h5_check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), where(dataset));
+    h5_check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), where(dataset));
+    h5_check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), where(dataset));
+  } else if (h[0] > 0) {
+    h5_check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where(dataset));
+  }
   Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  const hid_t file_type = dtype == torch::kFloat64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+  const hid_t file_type =
+      dtype == torch::kFloat64 ? H5T_IEEE_F64LE : (dtype == torch::kInt64 ? H5T_STD_I64LE : H5T_IEEE_F32LE);
   Handle d(h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
                                H5P_DEFAULT),
                     where(dataset) + ": cannot create the dataset"));
@@ -179,11 +196,12 @@ void File::write_rows(const std::string& dataset, int64_t offset, const torch::T
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   auto data = rows.contiguous();
-  if (data.scalar_type() != torch::kFloat64 && data.scalar_type() != torch::kFloat32) {
+  if (data.scalar_type() != torch::kFloat64 && data.scalar_type() != torch::kFloat32 &&
+      data.scalar_type() != torch::kInt64) {
     data = data.to(torch::kFloat64);
   }
   const auto count = static_cast<hsize_t>(data.size(0));
-  if (offset + count > dims[0] || data.dim() != rank || (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
+  if ((count > 0 && offset + count > dims[0]) || data.dim() != rank || (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
     throw IoError(where(dataset) + ": write of rows outside the dataset or of the wrong shape");
   }
   hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {count, dims[1]};
@@ -320,6 +338,8 @@ double File::read_double_attribute(const std::string& object, const std::string&
   h5_check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v), where(object) + ": attribute " + name);
   return v;
 }
+
+void File::flush() { h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed"); }
 
 void File::close() {
   if (handle_.get() < 0) return;

@@ -4,6 +4,7 @@
 
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/torch_archive.hpp"
 
 namespace gwflow::io {
 
@@ -21,15 +22,13 @@ flow::NamedTensors read_weights(const std::string& path) {
   c10::IValue value;
   try {
     value = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    const std::string what = e.what_without_backtrace();
-    if (what.find("OrderedDict") != std::string::npos) {
-      throw IoError(path + ": mbank OrderedDict weights files are not supported by this version; "
-                           "re-save it as a plain dict (torch.save(dict(torch.load(f)), out))");
-    }
-    throw IoError(path + ": cannot read the PyTorch archive (" + what.substr(0, what.find('\n')) + ")");
+  } catch (const c10::Error&) {
+    // mbank's own files pickle a collections.OrderedDict, which LibTorch 1.13 cannot unpickle
+    // (an internal assert, not a clear message). gwflow's own reader handles that form, and for
+    // anything else it says precisely what is wrong with the file.
+    return read_torch_state_dict_archive(path, bytes);
   }
-  if (!value.isGenericDict()) throw IoError(path + ": the archive does not hold a dict of tensors");
+  if (!value.isGenericDict()) return read_torch_state_dict_archive(path, bytes);  // names what it holds
   flow::NamedTensors out;
   for (const auto& entry : value.toGenericDict()) {
     if (!entry.key().isString() || !entry.value().isTensor()) {

@@ -7,6 +7,7 @@ GWFLOW=$1
 MPIEXEC=$2
 IFS=';' read -r -a MPIFLAGS <<< "${3:-}"
 PY=/usr/bin/python3
+DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")/../data" && pwd)
 work=$(mktemp -d /tmp/gwflow_cli.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -96,12 +97,13 @@ grep -q 'HDF5-DIAG' train.err && fail "train printed an HDF5 dump"
 
 mpi2 "$GWFLOW" sample cfg.toml >/dev/null 2>s.err && pass sample-2-ranks || { fail sample-2-ranks; cat s.err; }
 cp out/samples.h5 samples2.h5
-"$GWFLOW" sample cfg.toml --set sample.block_size=4096 >/dev/null 2>s.err && pass sample-1-rank || { fail sample-1-rank; cat s.err; }
+"$GWFLOW" sample cfg.toml --set sample.block_size=4096 --set 'sample.out="out/samples1.h5"' >/dev/null 2>s.err \
+  && pass sample-1-rank || { fail sample-1-rank; cat s.err; }
 mpi2 "$GWFLOW" logprob cfg.toml >/dev/null 2>l.err && pass logprob-2-ranks || { fail logprob-2-ranks; cat l.err; }
 
 "$PY" - <<'PY' && pass "sample/logprob consistency" || fail "sample/logprob consistency"
 import h5py, numpy as np, sys
-a = h5py.File("samples2.h5", "r"); b = h5py.File("out/samples.h5", "r"); l = h5py.File("out/logprob.h5", "r")
+a = h5py.File("samples2.h5", "r"); b = h5py.File("out/samples1.h5", "r"); l = h5py.File("out/logprob.h5", "r")
 assert a["samples"].shape == (5000, 2) and a["log_prob"].shape == (5000,)
 assert np.array_equal(a["samples"][:], b["samples"][:]), "1-rank and 2-rank samples differ"
 assert np.array_equal(a["log_prob"][:], b["log_prob"][:]), "1-rank and 2-rank log_prob differ"
@@ -124,6 +126,31 @@ wait $pid
 rc=$?
 if [ $rc -eq 0 ] && [ -f intr/weights.zip ] && grep -q 'stopped by SIGINT' int.txt; then pass sigint; else
   fail "sigint (exit $rc)"; cat int.txt int.err; fi
+
+# mbank's own weights files (torch.save of an OrderedDict) are read directly.
+"$GWFLOW" info "$DATA/std_D3_L2_H10-5.weights.zip" >info.txt 2>&1 && grep -q 'D=3, n_layers=2, hidden=\[10, 5\]' info.txt \
+  && grep -q '^constant:' info.txt && pass info-mbank-ordereddict || { fail info-mbank-ordereddict; cat info.txt; }
+
+# import-dataset: mbank dataset rows [x, metric, log_pdf] -> HDF5; rank 0 writes, NaN rows dropped.
+printf '# x0 x1 metric(4) log_pdf\n1 2 1 0 0 1 -1\nnan 2 1 0 0 1 -1\n\n3 4 2 0 0 2 -2\n' > bank.txt
+if mpi2 "$GWFLOW" import-dataset bank.txt --dim 2 --out imp/bank.h5 >imp.txt 2>imp.err \
+  && grep -q 'metric (2x2)' imp.txt && grep -q '1 with NaN dropped' imp.txt; then
+  pass import-dataset-2-ranks
+else
+  fail import-dataset-2-ranks; cat imp.txt imp.err
+fi
+"$PY" - <<'PY' && pass "import-dataset contents" || fail "import-dataset contents"
+import h5py, numpy as np
+f = h5py.File("imp/bank.h5", "r")
+assert np.array_equal(f["x"][:], [[1, 2], [3, 4]]), f["x"][:]
+assert np.array_equal(f["metric"][:], [[[1, 0], [0, 1]], [[2, 0], [0, 2]]]), f["metric"][:]
+assert np.array_equal(f["log_pdf"][:], [-1, -2]), f["log_pdf"][:]
+assert f["x"].dtype == np.float64 and f.attrs["rows_with_nan_dropped"] == 1
+PY
+expect_error import-dataset-columns 1 "bank.txt:2: 7 columns, but --dim 3 needs 4 (x, log_pdf) or 13" -- \
+  mpi2 "$GWFLOW" import-dataset bank.txt --dim 3 --out imp/bad.h5
+[ ! -e imp/bad.h5 ] && [ ! -e imp/bad.h5.partial ] && pass import-dataset-no-output || fail import-dataset-no-output
+expect_error import-dataset-no-dim 2 "\-\-dim D is required" -- "$GWFLOW" import-dataset bank.txt --out imp/x.h5
 
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

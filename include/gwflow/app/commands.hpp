@@ -13,6 +13,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm);
 int run_logprob(const CommandLine& cl, const parallel::Communicator& comm);
 int run_info(const CommandLine& cl, const parallel::Communicator& comm);
 int run_make_data(const CommandLine& cl, const parallel::Communicator& comm);
+/// Rank 0 converts an mbank dataset text file to HDF5; the others wait and fail alike.
+int run_import_dataset(const CommandLine& cl, const parallel::Communicator& comm);
 
 /// Collective: rank 0 creates `dir` (and parents); every rank throws IoError if that failed.
 void make_directories_collective(const std::string& dir, const parallel::Communicator& comm);

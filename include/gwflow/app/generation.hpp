@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the sample and logprob commands.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gwflow/config/config.hpp"
 #include "gwflow/flow/flow.hpp"
@@ -11,9 +13,31 @@ namespace gwflow::app {
 /// Reads a weights file into a flow of `dtype` ("float32" | "float64"); errors name the file.
 flow::Flow load_flow(const std::string& weights_path, const std::string& dtype);
 
-/// Collective on parallel files: the provenance attributes of INTERFACE.md (weights SHA-256,
-/// seed, dtype, gwflow version, resolved config).
-void write_provenance(io::File& file, const std::string& weights_path, const std::string& weights_sha256,
-                      int64_t seed, const std::string& dtype, const config::Config& config);
+/// The provenance attributes of INTERFACE.md (weights, its SHA-256, seed, dtype, gwflow
+/// version, resolved config) as (name, value) pairs.
+std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
+                                                            const std::string& weights_sha256, int64_t seed,
+                                                            const std::string& dtype, const config::Config& config);
+
+/// `rows` [count, ...] padded with zero rows to a multiple of 64 rows. LibTorch's elementwise
+/// kernels compute the last (size mod vector width) elements by a scalar path whose results can
+/// differ in the last bit from the vector path; padding keeps every real row on the vector path,
+/// so results do not depend on where a row falls in its block (single-threaded ranks).
+torch::Tensor pad_rows(const torch::Tensor& rows);
+
+/// Rank 0 prints "rows done, rows/s, ETA" at most every `every_s` seconds.
+class RateReporter {
+ public:
+  RateReporter(const parallel::Communicator& comm, std::string what, int64_t total, int64_t start, double every_s = 3);
+  void update(int64_t done);
+  double elapsed() const;
+
+ private:
+  const parallel::Communicator& comm_;
+  std::string what_;
+  int64_t total_, start_;
+  double every_;
+  double t0_, last_;
+};
 
 }  // namespace gwflow::app

@@ -64,6 +64,7 @@ struct SampleConfig {
   std::string dtype = "float32";
   std::string backend = "torch";
   int64_t block_size = 65536;       ///< rows per rank per step (bounds memory)
+  int64_t max_candidates = 0;       ///< with boundaries: give up after this many (0 = 1000 n + 10^6)
 };
 
 struct LogprobConfig {

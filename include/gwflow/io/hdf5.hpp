@@ -31,6 +31,8 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
   void reset() noexcept;
+  /// Gives up ownership without closing.
+  void release() noexcept { id_ = H5I_INVALID_HID; }
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -42,6 +44,10 @@ class File {
   enum class Mode { kRead, kReadWrite, kCreate /* truncates */ };
   /// Collective over `comm` when given.
   File(const std::string& path, Mode mode, const parallel::Communicator* comm = nullptr);
+  /// Closes the file, except for a parallel file while an exception unwinds: closing is
+  /// collective, and the other ranks may never join (main then aborts the job).
+  ~File();
+  File(File&&) = default;
   const std::string& path() const { return path_; }
   hid_t id() const { return handle_.get(); }
   bool parallel() const { return comm_ != nullptr; }
@@ -52,10 +58,14 @@ class File {
   /// Reads rows [offset, offset + count) of a 1-D or 2-D numeric dataset as float64
   /// ([count] or [count, cols]). Collective when the file is parallel (count may be 0).
   torch::Tensor read_rows(const std::string& dataset, int64_t offset, int64_t count) const;
-  /// Creates a chunked float32/float64 dataset of shape `dims` (collective when parallel).
-  void create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype);
-  /// Writes `rows` ([count] or [count, cols], converted to the dataset's type) at row `offset`.
-  /// Collective when parallel (every rank calls it, count may be 0).
+  /// Creates a float32/float64/int64 dataset of shape `dims` (collective when parallel).
+  /// Chunked by default; `contiguous` = one contiguous extent allocated at creation and never
+  /// filled, so that later writes touch only raw data, never the file's metadata (a process
+  /// killed while writing cannot corrupt the file's structure).
+  void create_dataset(const std::string& dataset, const std::vector<int64_t>& dims, torch::Dtype dtype,
+                      bool contiguous = false);
+  /// Writes `rows` ([count] or [count, cols]; float32/float64/int64, converted to the dataset's
+  /// type) at row `offset`. Collective when parallel (every rank calls it, count may be 0).
   void write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows);
   /// Writes a whole tensor (float32/float64/int64/uint8, any shape; 0-d as [1]) as a new
   /// contiguous dataset of the same type (serial files only).
@@ -70,6 +80,8 @@ class File {
   void write_attribute(const std::string& object, const std::string& name, int64_t value);
   std::string read_string_attribute(const std::string& object, const std::string& name) const;
   double read_double_attribute(const std::string& object, const std::string& name) const;
+  /// Flushes HDF5's buffers to the file system (collective when parallel).
+  void flush();
   /// Flushes and closes (collective when parallel); errors are reported, unlike the destructor.
   void close();
 

@@ -11,7 +11,8 @@ namespace gwflow::io {
 /// Not collective: call it on one rank.
 void write_weights(const std::string& path, const flow::NamedTensors& state);
 
-/// Reads a weights file written by gwflow or a plain-dict torch.save file (keys in file order).
+/// Reads a weights file written by gwflow, a plain-dict torch.save file, or mbank's torch.save of
+/// an OrderedDict (read by read_torch_state_dict_archive); keys in file order.
 /// IoError naming the file when it is missing, not a PyTorch archive, or not a {str: tensor} dict.
 flow::NamedTensors read_weights(const std::string& path);
 

@@ -1,0 +1,124 @@
+#include "gwflow/io/generation_file.hpp"
+
+#include <filesystem>
+
+#include "gwflow/errors.hpp"
+#include "gwflow/io/atomic_file.hpp"
+
+namespace gwflow::io {
+namespace {
+
+constexpr const char* kProgress = "/progress";
+
+bool exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+/// Collective: rank 0 decides, everyone learns (file systems may lag between nodes).
+bool agreed_exists(const std::string& path, const parallel::Communicator& comm) {
+  int e = comm.is_root() && exists(path) ? 1 : 0;
+  comm.broadcast(e);
+  return e != 0;
+}
+
+void remove_file(const std::string& path, const parallel::Communicator& comm) {
+  if (comm.is_root()) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  comm.barrier();
+}
+
+std::string identity_of(const File& f) {
+  try {
+    return f.read_string_attribute("/", "identity");
+  } catch (const IoError&) {
+    return "";
+  }
+}
+
+}  // namespace
+
+GenerationFile::GenerationFile(const std::string& final_path, const std::vector<OutputDataset>& datasets,
+                               const OutputIdentity& identity,
+                               const std::vector<std::pair<std::string, std::string>>& attributes, bool overwrite,
+                               const parallel::Communicator& comm, std::string& note)
+    : final_path_(final_path), partial_path_(partial_path(final_path)), comm_(comm) {
+  if (agreed_exists(final_path_, comm)) {
+    std::string found;
+    {
+      File f(final_path_, File::Mode::kRead, &comm);
+      found = identity_of(f);
+    }
+    if (found == identity.text) {
+      state_ = State::kComplete;
+      return;
+    }
+    if (!overwrite) {
+      throw ConfigError(final_path_ + " exists and was made with another config, weights or seed (use --overwrite "
+                        "to replace it)");
+    }
+    remove_file(final_path_, comm);
+  }
+  if (agreed_exists(partial_path_, comm)) {
+    int usable = 1;
+    std::string found;
+    try {
+      file_ = std::make_unique<File>(partial_path_, File::Mode::kReadWrite, &comm);
+      found = identity_of(*file_);
+      if (found.empty() || !file_->has(kProgress)) usable = 0;
+    } catch (const IoError&) {
+      usable = 0;
+    }
+    usable = -comm.max(-usable);  // all ranks must agree that it is usable
+    if (!usable) {
+      file_.reset();
+      note = partial_path_ + " is unreadable (killed while being created?): starting over";
+      remove_file(partial_path_, comm);
+    } else if (found != identity.text) {
+      file_.reset();
+      if (!overwrite) {
+        throw ConfigError(partial_path_ + " holds an unfinished output of another config, weights or seed (use "
+                          "--overwrite to discard it)");
+      }
+      remove_file(partial_path_, comm);
+    } else {
+      auto p = file_->read_rows(kProgress, 0, 2 + kCounters);
+      progress_.rows_done = static_cast<int64_t>(p[0].item<double>());
+      progress_.rows_written = static_cast<int64_t>(p[1].item<double>());
+      for (int i = 0; i < kCounters; ++i) progress_.counters.push_back(static_cast<int64_t>(p[2 + i].item<double>()));
+      state_ = State::kResumed;
+      return;
+    }
+  }
+  file_ = std::make_unique<File>(partial_path_, File::Mode::kCreate, &comm);
+  for (const auto& d : datasets) file_->create_dataset(d.name, d.dims, d.dtype, /*contiguous=*/true);
+  file_->create_dataset(kProgress, {2 + kCounters}, torch::kInt64, /*contiguous=*/true);
+  file_->write_attribute("/", "identity", identity.text);
+  for (const auto& [k, v] : attributes) file_->write_attribute("/", k, v);
+  progress_.counters.assign(kCounters, 0);
+  commit(progress_);
+  state_ = State::kFresh;
+}
+
+void GenerationFile::commit(const Progress& p) {
+  file_->flush();  // the data first ...
+  auto record = torch::zeros({2 + kCounters}, torch::kInt64);
+  record[0] = p.rows_done;
+  record[1] = p.rows_written;
+  for (int i = 0; i < kCounters && i < static_cast<int>(p.counters.size()); ++i) record[2 + i] = p.counters[i];
+  file_->write_rows(kProgress, 0, comm_.is_root() ? record : record.narrow(0, 0, 0));
+  file_->flush();  // ... then the record that says it is there
+  progress_ = p;
+}
+
+void GenerationFile::finish() {
+  file_->close();
+  file_.reset();
+  comm_.barrier();
+  if (comm_.is_root()) commit_file(partial_path_, final_path_);
+  comm_.barrier();
+}
+
+}  // namespace gwflow::io
