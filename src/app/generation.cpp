@@ -40,6 +40,17 @@ double now_s() {
 }
 }  // namespace
 
+CommitClock::CommitClock(const parallel::Communicator& comm, double every_s)
+    : comm_(comm), every_(every_s), last_(now_s()) {}
+
+bool CommitClock::due() {
+  if (!comm_.is_root()) return false;
+  const double t = now_s();
+  if (t - last_ < every_) return false;
+  last_ = t;
+  return true;
+}
+
 RateReporter::RateReporter(const parallel::Communicator& comm, std::string what, int64_t total, int64_t start,
                            double every_s)
     : comm_(comm), what_(std::move(what)), total_(total), start_(start), every_(every_s), t0_(now_s()), last_(t0_) {}

@@ -74,6 +74,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t kill_rows = kill_env ? std::atoll(kill_env) : -1;
   const int64_t start = p.rows_done;
   RateReporter reporter(comm, "logprob", n, p.rows_done);
+  CommitClock commit_due(comm);
   int stop = 0;
   while (p.rows_done < n) {
     const int64_t begin = std::min(n, p.rows_done + rank * block);
@@ -85,17 +86,17 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
     // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
     auto lp = torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet,
                            r.logabsdet);
-    int64_t local[3] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
-                        parallel::StopSignals::local() != 0 ? 1 : 0};
+    int64_t local[4] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
+                        parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     out.file().write_rows("/log_prob", begin, lp);
     if (lc.noise) out.file().write_rows("/z", begin, r.outputs);
-    comm.sum(local, 3);
+    comm.sum(local, 4);
     p.counters[kOutside] += local[0];
     p.counters[kNaN] += local[1];
     p.rows_done = std::min(n, p.rows_done + ranks * block);
     p.rows_written = p.rows_done;
     if (kill_rows >= 0 && p.rows_done >= kill_rows && comm.is_root()) std::raise(SIGKILL);
-    out.commit(p);
+    if (local[3] > 0 || local[2] > 0 || p.rows_done >= n) out.commit(p);  // about once a second
     reporter.update(p.rows_done);
     if (local[2] > 0 && p.rows_done < n) {
       stop = 1;

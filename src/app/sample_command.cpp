@@ -87,6 +87,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t kill_rows = kill_after_rows();
   const int64_t start_written = p.rows_written;
   RateReporter reporter(comm, "sample", sc.n, p.rows_written);
+  CommitClock commit_due(comm);
   auto z = torch::empty({block, dim}, torch::kFloat64);
   int stop = 0;
   while (p.rows_written < sc.n) {
@@ -97,8 +98,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     auto s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)));
     s.x = s.x.narrow(0, 0, count);
     s.log_prob = s.log_prob.narrow(0, 0, count);
-    int64_t local[4] = {count - torch::isfinite(s.log_prob).sum().item<int64_t>(), 0, 0,
-                        parallel::StopSignals::local() != 0 ? 1 : 0};
+    int64_t local[5] = {count - torch::isfinite(s.log_prob).sum().item<int64_t>(), 0, 0,
+                        parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     if (bounded) {
       auto keep = ((s.x > low) & (s.x < high)).all(1);
       auto idx = keep.nonzero().squeeze(1);
@@ -115,14 +116,15 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
       out.file().write_rows("/log_prob", begin, s.log_prob);
       local[2] = count;
     }
-    comm.sum(local, 4);
+    comm.sum(local, 5);
     p.counters[kNonFinite] += local[0];
     p.counters[kRejected] += local[1];
     p.counters[kAccepted] += local[2];
     p.rows_written = std::min(sc.n, p.rows_written + local[2]);
     p.rows_done += ranks * block;
     if (kill_rows >= 0 && p.rows_written >= kill_rows && comm.is_root()) std::raise(SIGKILL);
-    out.commit(p);
+    const bool last_round = p.rows_written >= sc.n || local[3] > 0;
+    if (local[4] > 0 || last_round) out.commit(p);  // a flush costs an fsync: about once a second
     reporter.update(p.rows_written);
     if (bounded && p.rows_written < sc.n) {
       if (p.rows_done >= 1000000 && p.rows_written == 0) {

@@ -25,6 +25,19 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
 /// so results do not depend on where a row falls in its block (single-threaded ranks).
 torch::Tensor pad_rows(const torch::Tensor& rows);
 
+/// Rank 0's clock for progress commits (each costs a flush and an fsync): due() is true on rank 0
+/// once `every_s` seconds have passed since the last time it said so; ranks agree through the
+/// round's allreduce.
+class CommitClock {
+ public:
+  explicit CommitClock(const parallel::Communicator& comm, double every_s = 1.0);
+  bool due();
+
+ private:
+  const parallel::Communicator& comm_;
+  double every_, last_;
+};
+
 /// Rank 0 prints "rows done, rows/s, ETA" at most every `every_s` seconds.
 class RateReporter {
  public:
