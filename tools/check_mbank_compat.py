@@ -169,6 +169,14 @@ def main():
     print(f"{args.weights}: torch.load gives a {kind} of {len(torch.load(args.weights))} tensors; "
           f"load_state_dict(strict=True) ok; {ok.sum()} of {len(ours)} points compared, "
           f"max relative log_prob difference {err:.2e} (tolerance {args.rtol:g})")
+    if hasattr(model, "constant"):
+        # mbank's log_volume_element(x) = log_prob(x) + constant
+        c = float(model.constant)
+        lve = ref + c
+        err_c = np.max(np.abs((ours[ok] + c) - lve[ok]) / np.maximum(1.0, np.abs(lve[ok])))
+        print(f"constant C = {c:.6f}; log_volume_element = log_prob + C matches gwflow's log_prob + C: "
+              f"max relative difference {err_c:.2e}")
+        err = max(err, err_c)
     sys.exit(0 if err <= args.rtol else 1)
 
 

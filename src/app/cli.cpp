@@ -99,8 +99,10 @@ std::string help_text(const std::string& command) {
            "  Prints the architecture, parameter count, box and constant of a weights file.\n";
   }
   if (command == "make-data") {
-    return "usage: gwflow make-data seed-tutorial --n N --seed S --out FILE.h5\n"
-           "  Writes N rows of (Exp(1), N(0, 1)) into FILE.h5:/x [N, 2] (the seed tutorial's data).\n"
+    return "usage: gwflow make-data seed-tutorial|regression-3d --n N --seed S --out FILE.h5\n"
+           "  seed-tutorial: N rows of (Exp(1), N(0, 1)) into FILE.h5:/x [N, 2] (the seed tutorial).\n"
+           "  regression-3d: N points /x [N, 3] from an unnormalised 3-D density and its log /log_pdf,\n"
+           "  attribute log_Z = the log of its known normalisation (the regression example).\n"
            "  Row i depends only on (S, i): the file is the same for any number of ranks.\n";
   }
   if (command == "import-dataset") {
@@ -115,7 +117,7 @@ std::string help_text(const std::string& command) {
          "  sample    CONFIG.toml [--set k=v ...]               draw samples and their log densities\n"
          "  logprob   CONFIG.toml [--set k=v ...]               log densities of given points\n"
          "  info      WEIGHTS                                   describe a weights file\n"
-         "  make-data seed-tutorial --n N --seed S --out F.h5   make the seed tutorial's data\n"
+         "  make-data seed-tutorial|regression-3d --n N --seed S --out F.h5   example data\n"
          "  import-dataset FILE.txt --dim D --out F.h5         mbank dataset text -> HDF5\n"
          "  --version, --help\n"
          "Every command runs alone or under mpirun/srun with any number of ranks.\n"

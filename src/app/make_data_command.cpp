@@ -2,6 +2,7 @@
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/log.hpp"
+#include "gwflow/app/regression_data.hpp"
 #include "gwflow/app/seed_tutorial_data.hpp"
 #include "gwflow/errors.hpp"
 
@@ -26,17 +27,23 @@ int64_t integer_option(const CommandLine& cl, const std::string& name, int64_t m
 
 int run_make_data(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("make-data: expected one generator name (seed-tutorial)");
-  if (cl.positional[0] != "seed-tutorial") {
-    throw UsageError("make-data: unknown generator '" + cl.positional[0] + "' (available: seed-tutorial)");
+  const std::string& generator = cl.positional[0];
+  if (generator != "seed-tutorial" && generator != "regression-3d") {
+    throw UsageError("make-data: unknown generator '" + generator + "' (available: seed-tutorial, regression-3d)");
   }
   const int64_t n = integer_option(cl, "--n", 1);
   const int64_t seed = integer_option(cl, "--seed", 0);
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("make-data: --out FILE.h5 is required");
   const auto t0 = std::chrono::steady_clock::now();
-  write_seed_tutorial_data(out->second, n, static_cast<uint64_t>(seed), comm);
+  if (generator == "seed-tutorial") {
+    write_seed_tutorial_data(out->second, n, static_cast<uint64_t>(seed), comm);
+  } else {
+    write_regression_data(out->second, n, static_cast<uint64_t>(seed), comm);
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Log(comm).info("make-data: wrote " + std::to_string(n) + " rows to " + out->second + ":/x in " + format_seconds(s));
+  Log(comm).info("make-data: wrote " + std::to_string(n) + " " + generator + " rows to " + out->second + " in " +
+                 format_seconds(s));
   return 0;
 }
 

@@ -43,7 +43,8 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   make_directories_collective(dir, comm);
 
   const auto t_load = std::chrono::steady_clock::now();
-  const train::TrainingData data = train::load_training_data(cfg.data, comm);
+  const bool regression = train::is_regression(train::parse_loss(cfg.training.loss));
+  const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
   const auto& arch = trainer.flow()->architecture();
   log.info("gwflow " + std::string(kVersion) + " train: " + std::to_string(comm.size()) + " rank(s), " +
@@ -115,7 +116,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
 
   const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
   if (comm.is_root()) {
-    io::write_weights(weights_path, trainer.flow()->state_dict());
+    io::write_weights(weights_path, trainer.output_state());
     train::save_history(trainer.history(), history_path);
     const std::string resolved = config::to_toml(cfg);
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
@@ -135,6 +136,19 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
                 trainer.last_checkpoint_bytes() / 1024.0);
   log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml, " + checkpoint + ck);
   const std::string at = std::to_string(trainer.iterations_done());
+  if (cfg.training.early_stopping && trainer.best_iteration() >= 0) {
+    log.info(std::string(trainer.stopped_early() ? "early stopping ended the training; " : "") +
+             "weights.zip holds the best model (validation at iteration " + std::to_string(trainer.best_iteration()) +
+             ")");
+  }
+  if (regression) {
+    const auto r = trainer.regression_summary();
+    char rb[256];
+    std::snprintf(rb, sizeof rb,
+                  "regression: constant C = %.6f; validation residual log_prob + C - w: mean %.5f, std %.5f (%lld rows)",
+                  r.constant, r.residual_mean, r.residual_std, static_cast<long long>(r.rows));
+    log.info(rb);
+  }
   if (trainer.stop_signal() == SIGINT) {
     log.info("stopped by SIGINT after iteration " + at + "; outputs hold the state so far (continue with --restart)");
     return 0;

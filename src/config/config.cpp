@@ -227,6 +227,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("train", c.data.train);
     s.read("weights", c.data.weights);
     s.read("validation", c.data.validation);
+    s.read("validation_weights", c.data.validation_weights);
     s.read("validation_fraction", c.data.validation_fraction);
     s.read("boundaries", c.data.boundaries);
     if (!(c.data.validation_fraction > 0 && c.data.validation_fraction < 1)) {
@@ -241,6 +242,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("hidden_features", c.model.hidden_features);
     s.read("constant", c.model.constant);
     s.read("dtype", c.model.dtype, {"float32", "float64"});
+    s.read("init", c.model.init);
     s.finish();
     auto& h = c.model.hidden_features;
     if (h.size() == 1) {
@@ -253,7 +255,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   }
   {
     Section s(table("training"), "training");
-    s.read("loss", c.training.loss, {"forward_KL"});
+    s.read("loss", c.training.loss, {"forward_KL", "ll_mse", "weighted_ll_mse"});
     s.read("iterations", c.training.iterations, 0);
     s.read("batch_size", c.training.batch_size, 0);
     s.read("learning_rate", c.training.learning_rate);
@@ -263,6 +265,16 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("checkpoint_every", c.training.checkpoint_every, 0);
     s.read("restart", c.training.restart, {"off", "auto"});
     s.read("threads", c.training.threads, 0);
+    s.read("lr_scheduler", c.training.lr_scheduler, {"none", "plateau"});
+    s.read("lr_factor", c.training.lr_factor);
+    s.read("lr_patience", c.training.lr_patience, 0);
+    s.read("lr_threshold", c.training.lr_threshold);
+    s.read("lr_cooldown", c.training.lr_cooldown, 0);
+    s.read("min_lr", c.training.min_lr);
+    s.read("early_stopping", c.training.early_stopping);
+    s.read("patience", c.training.patience, 1);
+    s.read("min_delta", c.training.min_delta);
+    if (!(c.training.lr_factor > 0 && c.training.lr_factor < 1)) throw ConfigError("training.lr_factor must be in (0, 1)");
     if (!(c.training.learning_rate > 0)) throw ConfigError("training.learning_rate must be > 0");
     if (c.training.backend == "kokkos") {
       throw ConfigError("training.backend = \"kokkos\": the Kokkos kernels are not part of this build yet; use \"torch\"");
@@ -318,6 +330,7 @@ std::string to_toml(const Config& c) {
   if (!c.data.train.empty()) data.insert("train", c.data.train.str());
   if (!c.data.weights.empty()) data.insert("weights", c.data.weights.str());
   if (!c.data.validation.empty()) data.insert("validation", c.data.validation.str());
+  if (!c.data.validation_weights.empty()) data.insert("validation_weights", c.data.validation_weights.str());
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
   toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
                      {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend},
@@ -332,7 +345,8 @@ std::string to_toml(const Config& c) {
       {"model", toml::table{{"n_layers", c.model.n_layers},
                             {"hidden_features", hidden},
                             {"constant", c.model.constant},
-                            {"dtype", c.model.dtype}}},
+                            {"dtype", c.model.dtype},
+                            {"init", c.model.init}}},
       {"training", toml::table{{"loss", c.training.loss},
                                {"iterations", c.training.iterations},
                                {"batch_size", c.training.batch_size},
@@ -342,7 +356,16 @@ std::string to_toml(const Config& c) {
                                {"backend", c.training.backend},
                                {"checkpoint_every", c.training.checkpoint_every},
                                {"restart", c.training.restart},
-                               {"threads", c.training.threads}}},
+                               {"threads", c.training.threads},
+                               {"lr_scheduler", c.training.lr_scheduler},
+                               {"lr_factor", c.training.lr_factor},
+                               {"lr_patience", c.training.lr_patience},
+                               {"lr_threshold", c.training.lr_threshold},
+                               {"lr_cooldown", c.training.lr_cooldown},
+                               {"min_lr", c.training.min_lr},
+                               {"early_stopping", c.training.early_stopping},
+                               {"patience", c.training.patience},
+                               {"min_delta", c.training.min_delta}}},
       {"output", toml::table{{"dir", c.output.dir}}},
       {"sample", sample},
       {"logprob", logprob}};

@@ -22,6 +22,7 @@ void save_history(const History& h, const std::string& path) {
     f.write_vector("/validation_loss", h.validation_loss);
     f.write_vector("/valmetric_value", h.valmetric_value);
     f.write_vector("/validation_iteration", h.validation_iteration);
+    f.write_vector("/learning_rate", h.learning_rate);
     f.write_attribute("/", "validation_step", h.validation_step);
     f.write_attribute("/", "valmetric_mean", h.valmetric_mean);
     f.write_attribute("/", "valmetric_std", h.valmetric_std);
@@ -38,6 +39,7 @@ History load_history(const std::string& path) {
   h.validation_loss = read_vector(f, "/validation_loss");
   h.valmetric_value = read_vector(f, "/valmetric_value");
   h.validation_iteration = read_vector(f, "/validation_iteration");
+  if (f.has("/learning_rate")) h.learning_rate = read_vector(f, "/learning_rate");
   h.validation_step = static_cast<int64_t>(f.read_double_attribute("/", "validation_step"));
   h.valmetric_mean = f.read_double_attribute("/", "valmetric_mean");
   h.valmetric_std = f.read_double_attribute("/", "valmetric_std");

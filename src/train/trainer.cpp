@@ -14,7 +14,9 @@
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
+#include "gwflow/io/weights.hpp"
 #include "gwflow/parallel/signals.hpp"
+#include "gwflow/train/quantile.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::train {
@@ -85,7 +87,13 @@ std::vector<std::pair<std::string, std::string>> training_identity(const config:
           {"training.learning_rate", fmt(c.training.learning_rate)},
           {"training.validation_step", std::to_string(c.training.validation_step)},
           {"training.seed", std::to_string(c.training.seed)},
-          {"training.backend", c.training.backend}};
+          {"training.backend", c.training.backend},
+          {"training.lr_scheduler", c.training.lr_scheduler + "," + fmt(c.training.lr_factor) + "," +
+                                        std::to_string(c.training.lr_patience) + "," + fmt(c.training.lr_threshold) +
+                                        "," + std::to_string(c.training.lr_cooldown) + "," + fmt(c.training.min_lr)},
+          {"training.early_stopping", std::string(c.training.early_stopping ? "true," : "false,") +
+                                          std::to_string(c.training.patience) + "," + fmt(c.training.min_delta)},
+          {"model.init", c.model.init}};
 }
 
 Trainer::Trainer(const config::Config& config, const TrainingData& data, const parallel::Communicator& comm)
@@ -107,6 +115,39 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
     std::tie(low, high) = flow::box_with_margin(data.min, data.max);
   }
   flow_->box()->set_box(low, high);
+  loss_ = parse_loss(t.loss);
+  if (!config.model.init.empty()) {
+    // Fine-tuning: every parameter (box and constant included) from an existing weights file.
+    const auto state = io::read_weights(config.model.init);
+    const auto file_arch = flow::infer_architecture(state);
+    if (file_arch != arch) {
+      throw ConfigError("model.init = " + config.model.init + " holds " + file_arch.describe() +
+                        " but the config asks for " + arch.describe());
+    }
+    flow_->load_state_dict(state);
+  }
+  if (is_regression(loss_)) {
+    if (!config.model.constant) {
+      throw ConfigError("training.loss = \"" + t.loss + "\" fits log_prob + C to data.weights: set model.constant = true");
+    }
+    if (!data.train_weights.defined()) throw ConfigError("training.loss = \"" + t.loss + "\" needs data.weights");
+    train_w_ = data.train_weights.to(flow_->dtype());
+    validation_w_ = data.validation_weights.to(flow_->dtype());
+    double mn = validation_w_.numel() ? validation_w_.min().item<double>() : INFINITY;
+    comm_.min(&mn, 1);
+    validation_w_min_ = mn;
+    if (config.model.init.empty()) {
+      // mbank: C starts at the 0.9 quantile of the training targets (over every rank's rows).
+      const double c0 = global_quantile(data.train_weights, 0.9, comm_);
+      torch::NoGradGuard no_grad;
+      flow_->constant().fill_(c0);
+    }
+  }
+  lr_ = t.learning_rate;
+  use_scheduler_ = t.lr_scheduler == "plateau";
+  scheduler_.options = {t.lr_factor, t.lr_patience, t.lr_threshold, t.lr_cooldown, t.min_lr};
+  stopper_.patience = t.patience;
+  stopper_.min_delta = t.min_delta;
   params_ = flow_->parameters();
   adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
   reducer_ = std::make_unique<parallel::GradientReducer>(comm_, params_);
@@ -123,15 +164,26 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 
 Trainer::~Trainer() = default;
 
+std::pair<torch::Tensor, torch::Tensor> Trainer::terms(const torch::Tensor& x, const torch::Tensor& w, double w_min) {
+  auto lp = flow_->log_prob(x);
+  auto ok = torch::isfinite(lp);
+  auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, lp.options());
+  return {loss_terms(loss_, lp, w, c, w_min).masked_select(ok), ok};
+}
+
 void Trainer::validate(Progress& p) {
   torch::NoGradGuard no_grad;
-  double stats[4] = {0, 0, 0, 0};  // sum log_prob, sum log N(z), finite rows, outside rows
+  double stats[4] = {0, 0, 0, 0};  // sum of loss terms, sum log N(z), finite rows, outside rows
+  const bool regression = is_regression(loss_);
+  auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, validation_.options());
   for (int64_t off = 0; off < validation_.size(0); off += kEvalChunk) {
-    auto x = validation_.narrow(0, off, std::min(kEvalChunk, validation_.size(0) - off));
+    const int64_t rows = std::min(kEvalChunk, validation_.size(0) - off);
+    auto x = validation_.narrow(0, off, rows);
     auto r = flow_->forward(x);
     auto lp = flow::standard_normal_log_prob(r.outputs) + r.logabsdet;
     auto ok = torch::isfinite(lp);
-    stats[0] += lp.masked_select(ok).sum().item<double>();
+    auto w = regression ? validation_w_.narrow(0, off, rows) : torch::Tensor();
+    stats[0] += loss_terms(loss_, lp, w, c, validation_w_min_).masked_select(ok).sum().item<double>();
     stats[1] += flow::standard_normal_log_prob(r.outputs.index({ok})).sum().item<double>();
     const int64_t n_ok = ok.sum().item<int64_t>();
     stats[2] += static_cast<double>(n_ok);
@@ -139,12 +191,63 @@ void Trainer::validate(Progress& p) {
   }
   comm_.sum(stats, 4);
   p.validated = true;
-  p.validation_loss = stats[2] > 0 ? -stats[0] / stats[2] : NAN;
+  p.validation_loss = stats[2] > 0 ? stats[0] / stats[2] : NAN;
   p.valmetric = stats[2] > 0 ? stats[1] / stats[2] : NAN;
   validation_outside_ = static_cast<int64_t>(stats[3]);
   history_.validation_loss.push_back(p.validation_loss);
   history_.valmetric_value.push_back(p.valmetric);
   history_.validation_iteration.push_back(static_cast<double>(p.iteration));
+  history_.learning_rate.push_back(lr_);
+  if (use_scheduler_) {
+    const double lr = scheduler_.step(p.validation_loss, lr_);
+    if (lr != lr_) {
+      lr_ = lr;
+      for (auto& group : adam_->param_groups()) group.options().set_lr(lr_);
+    }
+  }
+  if (config_.training.early_stopping) {
+    switch (stopper_.step(p.validation_loss)) {
+      case EarlyStopper::Verdict::kImproved:
+        best_state_.clear();
+        for (const auto& [name, t] : flow_->state_dict()) best_state_.emplace_back(name, t.detach().clone());
+        best_iteration_ = p.iteration;
+        break;
+      case EarlyStopper::Verdict::kStop: stopped_early_ = true; break;
+      case EarlyStopper::Verdict::kContinue: break;
+    }
+  }
+}
+
+flow::NamedTensors Trainer::output_state() const {
+  if (config_.training.early_stopping && !best_state_.empty()) return best_state_;
+  return flow_->state_dict();
+}
+
+RegressionSummary Trainer::regression_summary() {
+  torch::NoGradGuard no_grad;
+  RegressionSummary out;
+  if (!is_regression(loss_)) return out;
+  flow::Flow model(flow_->architecture(), flow_->dtype());
+  model->load_state_dict(output_state());
+  out.constant = model->constant().item<double>();
+  double stats[3] = {0, 0, 0};  // rows, sum r, sum r^2
+  for (int64_t off = 0; off < validation_.size(0); off += kEvalChunk) {
+    const int64_t rows = std::min(kEvalChunk, validation_.size(0) - off);
+    auto lp = model->log_prob(validation_.narrow(0, off, rows)).to(torch::kFloat64);
+    auto r = lp + out.constant - validation_w_.narrow(0, off, rows).to(torch::kFloat64);
+    auto ok = torch::isfinite(r);
+    auto rv = r.masked_select(ok);
+    stats[0] += static_cast<double>(rv.numel());
+    stats[1] += rv.sum().item<double>();
+    stats[2] += rv.square().sum().item<double>();
+  }
+  comm_.sum(stats, 3);
+  out.rows = static_cast<int64_t>(stats[0]);
+  if (out.rows > 0) {
+    out.residual_mean = stats[1] / stats[0];
+    out.residual_std = std::sqrt(std::max(0.0, stats[2] / stats[0] - out.residual_mean * out.residual_mean));
+  }
+  return out;
 }
 
 void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
@@ -153,29 +256,35 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
   const int64_t n_local = train_.size(0);
   auto index_opts = torch::TensorOptions().dtype(torch::kInt64);
 
-  while (iteration_ < t.iterations) {
+  const bool regression = is_regression(loss_);
+  while (iteration_ < t.iterations && !stopped_early_) {
     Progress p;
     p.iteration = iteration_;
     p.iterations = t.iterations;
     auto idx = torch::randperm(n_local, gen_, index_opts).narrow(0, 0, local_batch_);
-    auto lp = flow_->log_prob(train_.index_select(0, idx));
-    auto ok = torch::isfinite(lp);
-    auto local_sum = lp.masked_select(ok).sum();
+    auto w = regression ? train_w_.index_select(0, idx) : torch::Tensor();
+    double w_min = 0;
+    if (loss_ == Loss::kWeightedLlMse) {  // the minimum over the global batch
+      w_min = w.numel() ? w.min().item<double>() : INFINITY;
+      comm_.min(&w_min, 1);
+    }
+    auto [kept, ok] = terms(train_.index_select(0, idx), w, w_min);
+    auto local_sum = kept.sum();
     // One allreduce for the loss, the row counts and the stop flags of every rank.
     const int sig = parallel::StopSignals::local();
-    double stats[4] = {local_sum.item<double>(), static_cast<double>(ok.sum().item<int64_t>()),
+    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept.numel()),
                        sig == SIGINT ? 1.0 : 0.0, (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
     comm_.sum(stats, 4);
     if (stats[1] < 1) {
       throw NumericsError("iteration " + std::to_string(iteration_) + ": no batch row has a finite log_prob");
     }
-    p.train_loss = -stats[0] / stats[1];
+    p.train_loss = stats[0] / stats[1];
     if (!std::isfinite(p.train_loss)) {
       throw NumericsError("training diverged at iteration " + std::to_string(iteration_) +
                           " (non-finite loss); lower training.learning_rate");
     }
     adam_->zero_grad();
-    (-local_sum / stats[1]).backward();
+    (local_sum / stats[1]).backward();
     reducer_->allreduce();
     adam_->step();
     history_.train_loss.push_back(p.train_loss);
@@ -228,6 +337,16 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
     c.tensors.emplace_back("history.validation_loss", vec_tensor(history_.validation_loss));
     c.tensors.emplace_back("history.valmetric_value", vec_tensor(history_.valmetric_value));
     c.tensors.emplace_back("history.validation_iteration", vec_tensor(history_.validation_iteration));
+    c.tensors.emplace_back("history.learning_rate", vec_tensor(history_.learning_rate));
+    for (const auto& [name, tensor] : best_state_) c.tensors.emplace_back("best." + name, tensor);
+    c.numbers["lr"] = lr_;
+    c.numbers["scheduler.best"] = scheduler_.best;
+    c.numbers["scheduler.num_bad_epochs"] = static_cast<double>(scheduler_.num_bad_epochs);
+    c.numbers["scheduler.cooldown_counter"] = static_cast<double>(scheduler_.cooldown_counter);
+    c.numbers["stopper.counter"] = static_cast<double>(stopper_.counter);
+    c.numbers["stopper.best"] = stopper_.best;
+    c.numbers["stopped_early"] = stopped_early_ ? 1 : 0;
+    c.numbers["best_iteration"] = static_cast<double>(best_iteration_);
     c.numbers["iteration"] = static_cast<double>(iteration_);
     c.numbers["n_ranks"] = comm_.size();
     c.numbers["valmetric_mean"] = history_.valmetric_mean;
@@ -311,6 +430,20 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
   history_.valmetric_mean = number("valmetric_mean");
   history_.valmetric_std = number("valmetric_std");
   warned_outside_ = number("warned_outside") > 0;
+  history_.learning_rate = tensor_vec(tensor("history.learning_rate"));
+  lr_ = number("lr");
+  for (auto& group : adam_->param_groups()) group.options().set_lr(lr_);
+  scheduler_.best = number("scheduler.best");
+  scheduler_.num_bad_epochs = static_cast<int64_t>(number("scheduler.num_bad_epochs"));
+  scheduler_.cooldown_counter = static_cast<int64_t>(number("scheduler.cooldown_counter"));
+  stopper_.counter = static_cast<int64_t>(number("stopper.counter"));
+  stopper_.best = number("stopper.best");
+  stopped_early_ = number("stopped_early") > 0;
+  best_iteration_ = static_cast<int64_t>(number("best_iteration"));
+  best_state_.clear();
+  if (tensors.count("best._transform._transforms.0.low")) {
+    for (const auto& [name, t] : flow_->state_dict()) best_state_.emplace_back(name, tensor("best." + name).clone());
+  }
   last_checkpoint_iteration_ = iteration_;
 }
 

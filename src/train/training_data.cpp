@@ -23,7 +23,24 @@ void check_finite(const torch::Tensor& rows, const config::DatasetRef& ref, int6
 
 }  // namespace
 
-TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm) {
+namespace {
+
+/// Collective: rows [offset, offset + count) of a 1-D weights dataset with `expected` rows.
+torch::Tensor read_weights_rows(const config::DatasetRef& ref, int64_t expected, int64_t offset, int64_t count,
+                                const std::string& key, const parallel::Communicator& comm) {
+  if (ref.empty()) throw ConfigError(key + " is not set: the regression losses need the target log density");
+  io::File f(ref.file, io::File::Mode::kRead, &comm);
+  const auto dims = f.dims(ref.path);
+  if (dims.size() != 1 || dims[0] != expected) {
+    throw DomainError(ref.str() + ": expected [" + std::to_string(expected) + "] target log densities (" + key + ")");
+  }
+  return f.read_rows(ref.path, offset, count);
+}
+
+}  // namespace
+
+TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm,
+                                bool need_weights) {
   if (data.train.empty()) throw ConfigError("data.train is not set (\"FILE.h5:/dataset\")");
   TrainingData td;
   io::File train_file(data.train.file, io::File::Mode::kRead, &comm);
@@ -65,6 +82,21 @@ TrainingData load_training_data(const config::DataConfig& data, const parallel::
   if (td.n_validation < 1) throw DomainError(data.train.str() + ": no validation rows");
   const auto& vref = data.validation.empty() ? data.train : data.validation;
   check_finite(td.validation, vref, td.validation_shard.offset + (data.validation.empty() ? td.n_train : 0), comm);
+
+  if (need_weights) {
+    td.train_weights = read_weights_rows(data.weights, n_rows, td.train_shard.offset, td.train_shard.count,
+                                         "data.weights", comm);
+    check_finite(td.train_weights.unsqueeze(1), data.weights, td.train_shard.offset, comm);
+    if (data.validation.empty()) {
+      td.validation_weights = read_weights_rows(data.weights, n_rows, td.n_train + td.validation_shard.offset,
+                                                td.validation_shard.count, "data.weights", comm);
+    } else {
+      td.validation_weights = read_weights_rows(data.validation_weights, td.n_validation, td.validation_shard.offset,
+                                                td.validation_shard.count, "data.validation_weights", comm);
+    }
+    check_finite(td.validation_weights.unsqueeze(1), data.validation.empty() ? data.weights : data.validation_weights,
+                 td.validation_shard.offset, comm);
+  }
 
   std::vector<double> mn(td.dim, INFINITY), mx(td.dim, -INFINITY);
   if (td.train_shard.count > 0) {

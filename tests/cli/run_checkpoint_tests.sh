@@ -133,5 +133,23 @@ mpi2 "$GWFLOW" train cfg.toml --set 'output.dir="split1"' --set training.iterati
 "$GWFLOW" train cfg.toml --set 'output.dir="fresh"' --set 'training.restart="auto"' >a.txt 2>&1 \
   && grep -q 'starting fresh' a.txt && pass "auto restart without a checkpoint starts fresh" || { fail "auto fresh"; cat a.txt; }
 
+# 6. regression loss with the plateau scheduler and early stopping: restart is bit-identical too
+#    (their state, the best model and the learning rates are in the checkpoint).
+"$GWFLOW" make-data regression-3d --n 6000 --seed 2 --out reg.h5 >/dev/null
+reg=(--set 'data.train="reg.h5:/x"' --set 'data.weights="reg.h5:/log_pdf"' --set model.constant=true
+     --set 'training.loss="weighted_ll_mse"' --set 'training.lr_scheduler="plateau"' --set training.lr_patience=1
+     --set training.early_stopping=true --set training.patience=50 --set training.iterations=200
+     --set training.validation_step=5 --set training.learning_rate=0.01 --set training.lr_threshold=0.3)
+mpi2 "$GWFLOW" train cfg.toml "${reg[@]}" --set 'output.dir="reg_straight"' >reg1.txt 2>&1
+mpi2 "$GWFLOW" train cfg.toml "${reg[@]}" --set 'output.dir="reg_split"' --set training.iterations=120 >/dev/null 2>&1
+mpi2 "$GWFLOW" train cfg.toml "${reg[@]}" --set 'output.dir="reg_split"' --restart >reg2.txt 2>&1
+if same_state reg_straight reg_split && grep -q 'regression: constant C' reg1.txt && "$PY" - <<'PY'
+import h5py, numpy as np
+lr = h5py.File("reg_straight/history.h5", "r")["learning_rate"][:]
+assert lr[0] == 0.01 and lr.min() < 0.01, lr   # the scheduler acted
+PY
+then pass "regression + scheduler + early stopping: restart == straight"
+else fail "regression restart"; cat reg1.txt reg2.txt; fi
+
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -5,10 +5,12 @@
 #include <csignal>
 #include <filesystem>
 
+#include "gwflow/app/regression_data.hpp"
 #include "gwflow/app/seed_tutorial_data.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/parallel/signals.hpp"
+#include "gwflow/train/quantile.hpp"
 #include "gwflow/train/trainer.hpp"
 
 namespace gwflow {
@@ -138,6 +140,53 @@ TEST(DataParallelTraining, ASignalOnOneRankStopsAllRanksAtTheSameIteration) {
   EXPECT_EQ(t.stop_signal(), SIGINT);
   EXPECT_EQ(t.iterations_done(), 1);
   EXPECT_EQ(world().max(static_cast<int>(t.iterations_done())), 1);
+  parallel::StopSignals::raise_for_test(0);  // do not leak the flag into later tests
+}
+
+TEST(Quantile, DistributedEqualsTorchQuantileOfTheUnion) {
+  torch::manual_seed(7);
+  for (int64_t n : {1, 2, 9, 1000, 1001}) {
+    auto all = torch::randn({n}, torch::kFloat64).round();  // duplicates on purpose
+    const auto shard = parallel::shard_rows(n, world().rank(), world().size());
+    auto mine = all.narrow(0, shard.offset, shard.count);
+    for (double q : {0.0, 0.25, 0.9, 1.0}) {
+      EXPECT_EQ(train::global_quantile(mine, q, world()), torch::quantile(all, q).item<double>())
+          << "n=" << n << " q=" << q;
+    }
+  }
+}
+
+TEST(RegressionTraining, ConstantStartsAtTheQuantileAndApproachesLogZ) {
+  const auto dir = std::filesystem::temp_directory_path() / "gwflow_mpi_tests";
+  const std::string path = (dir / "regression.h5").string();
+  app::write_regression_data(path, 12000, 3, world());
+  config::Config c;
+  c.data.train = {path, "/x"};
+  c.data.weights = {path, "/log_pdf"};
+  c.model.n_layers = 2;
+  c.model.hidden_features = {12, 12};
+  c.model.constant = true;
+  c.training.loss = "ll_mse";
+  c.training.iterations = 600;
+  c.training.batch_size = 2000;
+  c.training.learning_rate = 5e-3;
+  c.training.validation_step = 50;
+  c.training.lr_scheduler = "plateau";
+  auto td = train::load_training_data(c.data, world(), true);
+  train::Trainer t(c, td, world());
+  // Before training: C = torch.quantile(all training targets, 0.9).
+  io::File f(path, io::File::Mode::kRead);
+  auto w_all = f.read_rows("/log_pdf", 0, td.n_train);
+  EXPECT_EQ(t.flow()->constant().item<double>(), static_cast<double>(static_cast<float>(torch::quantile(w_all, 0.9).item<double>())));
+  t.run({});
+  auto r = t.regression_summary();
+  if (world().is_root()) {
+    std::cout << "regression: C = " << r.constant << ", log Z = " << app::regression_log_z() << ", residual std "
+              << r.residual_std << std::endl;
+  }
+  EXPECT_NEAR(r.constant, app::regression_log_z(), 0.05);
+  EXPECT_LT(r.residual_std, 0.2);
+  EXPECT_EQ(t.history().learning_rate.size(), t.history().validation_loss.size());
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ struct DataConfig {
   DatasetRef train;                 ///< [N, D] points
   DatasetRef weights;               ///< [N] target log density (regression losses)
   DatasetRef validation;            ///< optional; else the last validation_fraction of train
+  DatasetRef validation_weights;    ///< target log density of data.validation (regression losses)
   double validation_fraction = 0.1;
   std::optional<Box> boundaries;    ///< optional box (the 1 % margin is added)
 };
@@ -36,10 +37,11 @@ struct ModelConfig {
   std::vector<int64_t> hidden_features{5};  ///< one per layer (an int in the file is repeated)
   bool constant = false;
   std::string dtype = "float32";            ///< "float32" | "float64"
+  std::string init;                         ///< optional weights file to start from (fine-tuning)
 };
 
 struct TrainingConfig {
-  std::string loss = "forward_KL";  ///< "forward_KL" (regression losses: later)
+  std::string loss = "forward_KL";  ///< "forward_KL" | "ll_mse" | "weighted_ll_mse"
   int64_t iterations = 1000;        ///< optimizer steps (mbank's N_epochs)
   int64_t batch_size = 10000;       ///< global, across all ranks; 0 = whole training set
   double learning_rate = 1e-3;
@@ -49,6 +51,15 @@ struct TrainingConfig {
   int64_t checkpoint_every = 100;   ///< 0 = only when stopping or finishing
   std::string restart = "off";      ///< "off": fresh unless --restart; "auto": continue if possible
   int64_t threads = 0;              ///< LibTorch threads per rank; 0 = automatic
+  std::string lr_scheduler = "none";  ///< "none" | "plateau" (reduce on plateau, at validations)
+  double lr_factor = 0.5;
+  int64_t lr_patience = 4;
+  double lr_threshold = 0.02;       ///< relative
+  int64_t lr_cooldown = 0;
+  double min_lr = 0;
+  bool early_stopping = false;      ///< stop after `patience` bad validations, keep the best model
+  int64_t patience = 10;
+  double min_delta = 0;
 };
 
 struct OutputConfig {

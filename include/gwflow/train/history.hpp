@@ -12,6 +12,7 @@ struct History {
   std::vector<double> validation_loss;    ///< one per validation
   std::vector<double> valmetric_value;    ///< one per validation
   std::vector<double> validation_iteration;  ///< the iteration of each validation
+  std::vector<double> learning_rate;         ///< the learning rate at each validation
   double valmetric_mean = 0;
   double valmetric_std = 0;
   std::string validation_metric = "cross_entropy";

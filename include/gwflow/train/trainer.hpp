@@ -10,7 +10,10 @@
 #include "gwflow/flow/flow.hpp"
 #include "gwflow/io/checkpoint_file.hpp"
 #include "gwflow/parallel/communicator.hpp"
+#include "gwflow/train/early_stopper.hpp"
 #include "gwflow/train/history.hpp"
+#include "gwflow/train/losses.hpp"
+#include "gwflow/train/plateau_scheduler.hpp"
 #include "gwflow/train/training_data.hpp"
 
 namespace torch::optim {
@@ -46,6 +49,14 @@ std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t see
 /// The config values a checkpoint must agree with to be continued: (key, value) pairs.
 std::vector<std::pair<std::string, std::string>> training_identity(const config::Config& config);
 
+/// How well log_prob + C reproduces the target on the validation set (regression losses).
+struct RegressionSummary {
+  double constant = 0;       ///< C
+  double residual_mean = 0;  ///< mean of log_prob + C - w over validation rows with finite log_prob
+  double residual_std = 0;
+  int64_t rows = 0;
+};
+
 /// Trains a flow on `data` (every rank holds its shard). Every rank takes identical optimizer
 /// steps: the gradients are summed with one allreduce. Collective.
 class Trainer {
@@ -69,6 +80,15 @@ class Trainer {
                const std::function<void(const std::string&)>& message);
 
   flow::Flow flow() const { return flow_; }
+  /// The parameters to publish: the best model (lowest validation loss) when early stopping is
+  /// on, else the current one.
+  flow::NamedTensors output_state() const;
+  /// True when early stopping ended the training.
+  bool stopped_early() const { return stopped_early_; }
+  int64_t best_iteration() const { return best_iteration_; }
+  Loss loss() const { return loss_; }
+  /// Collective: residuals of the published model on the validation set (regression losses).
+  RegressionSummary regression_summary();
   const History& history() const { return history_; }
   /// The signal that stopped the run (0 when it completed).
   int stop_signal() const { return stop_signal_; }
@@ -83,6 +103,8 @@ class Trainer {
 
  private:
   void validate(Progress& p);
+  /// The loss terms of rows of `x` with targets `w`; rows with non-finite log_prob are dropped.
+  std::pair<torch::Tensor, torch::Tensor> terms(const torch::Tensor& x, const torch::Tensor& w, double w_min);
 
   const config::Config& config_;
   const TrainingData& data_;
@@ -93,7 +115,16 @@ class Trainer {
   std::unique_ptr<parallel::GradientReducer> reducer_;
   at::Generator gen_;
   History history_;
-  torch::Tensor train_, validation_;
+  torch::Tensor train_, validation_, train_w_, validation_w_;
+  Loss loss_ = Loss::kForwardKL;
+  double validation_w_min_ = 0;
+  double lr_ = 0;
+  bool use_scheduler_ = false;
+  PlateauScheduler scheduler_;
+  EarlyStopper stopper_;
+  bool stopped_early_ = false;
+  int64_t best_iteration_ = -1;
+  flow::NamedTensors best_state_;
   int64_t global_batch_ = 0, local_batch_ = 0;
   int64_t iteration_ = 0;
   int64_t last_checkpoint_iteration_ = -1;

@@ -15,12 +15,16 @@ struct TrainingData {
   int64_t n_train = 0, n_validation = 0;  ///< global row counts
   parallel::Shard train_shard, validation_shard;
   torch::Tensor train, validation;
+  torch::Tensor train_weights, validation_weights;  ///< [rows] target log density (when requested)
   torch::Tensor min, max;
 };
 
 /// Collective: each rank reads only its own hyperslab of data.train (and data.validation, or the
 /// last validation_fraction rows of data.train, as mbank). Throws IoError/DomainError naming the
 /// file for missing datasets, wrong shapes, NaN rows or too few rows.
-TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm);
+/// With `need_weights` (regression losses) also reads data.weights (and data.validation_weights)
+/// for the same rows.
+TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm,
+                                bool need_weights = false);
 
 }  // namespace gwflow::train

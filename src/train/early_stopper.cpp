@@ -1,0 +1,20 @@
+#include "gwflow/train/early_stopper.hpp"
+
+#include <cmath>
+
+namespace gwflow::train {
+
+EarlyStopper::Verdict EarlyStopper::step(double loss) {
+  if (std::isnan(loss)) return Verdict::kStop;  // counts as infinite: stop at once
+  if (loss < best) {                             // strictly lower: the new best model
+    best = loss;
+    counter = 0;
+    return Verdict::kImproved;
+  }
+  if (loss > best + min_delta) {
+    if (++counter >= patience) return Verdict::kStop;
+  }
+  return Verdict::kContinue;
+}
+
+}  // namespace gwflow::train
