@@ -12,6 +12,7 @@
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/sha256.hpp"
+#include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/version.hpp"
 
@@ -50,7 +51,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   if (lc.noise) datasets.push_back({"/z", {n, dim}, flow->dtype()});
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " logprob; weights sha256 " + sha + "; input " +
                               lc.input.str() + " " + file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
-                              "; dtype " + lc.dtype + "; noise " + (lc.noise ? "yes" : "no")};
+                              "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " + (lc.noise ? "yes" : "no")};
   auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
   attributes.emplace_back("input", lc.input.str());
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
@@ -67,9 +68,11 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
              std::to_string(n));
   }
 
+  std::unique_ptr<kernels::KernelFlow> kernel;
+  if (lc.backend == "kokkos") kernel = std::make_unique<kernels::KernelFlow>(*flow);
   const int64_t block = lc.block_size, ranks = comm.size(), rank = comm.rank();
   log.info("logprob: " + std::to_string(n) + " points of " + lc.input.str() + " into " + lc.out + ", blocks of " +
-           std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s)");
+           std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s), backend " + lc.backend);
   const char* kill_env = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
   const int64_t kill_rows = kill_env ? std::atoll(kill_env) : -1;
   const int64_t start = p.rows_done;
@@ -80,16 +83,20 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
     const int64_t begin = std::min(n, p.rows_done + rank * block);
     const int64_t count = std::clamp<int64_t>(n - begin, 0, block);
     auto x = in.read_rows(lc.input.path, begin, count);
-    auto r = flow->forward(pad_rows(x));
-    r.outputs = r.outputs.narrow(0, 0, count);
-    r.logabsdet = r.logabsdet.narrow(0, 0, count);
-    // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
-    auto lp = torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet,
-                           r.logabsdet);
+    torch::Tensor lp, z;
+    if (kernel) {
+      lp = kernel->log_prob(x, lc.noise ? &z : nullptr);  // per-row code: no padding
+    } else {
+      auto r = flow->forward(pad_rows(x));
+      z = r.outputs.narrow(0, 0, count);
+      auto lad = r.logabsdet.narrow(0, 0, count);
+      // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
+      lp = torch::where(torch::isfinite(lad), flow::standard_normal_log_prob(z) + lad, lad);
+    }
     int64_t local[4] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
                         parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     out.file().write_rows("/log_prob", begin, lp);
-    if (lc.noise) out.file().write_rows("/z", begin, r.outputs);
+    if (lc.noise) out.file().write_rows("/z", begin, z);
     comm.sum(local, 4);
     p.counters[kOutside] += local[0];
     p.counters[kNaN] += local[1];

@@ -10,6 +10,7 @@
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/sha256.hpp"
+#include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/kernels/noise.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/version.hpp"
@@ -57,11 +58,13 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     low = torch::tensor(sc.boundaries->low, torch::kFloat64).to(flow->dtype());
     high = torch::tensor(sc.boundaries->high, torch::kFloat64).to(flow->dtype());
   }
+  std::unique_ptr<kernels::KernelFlow> kernel;
+  if (sc.backend == "kokkos") kernel = std::make_unique<kernels::KernelFlow>(*flow);
   const int64_t max_candidates = sc.max_candidates > 0 ? sc.max_candidates : 1000 * sc.n + 1000000;
 
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " +
                               std::to_string(dim) + "; n " + std::to_string(sc.n) + "; seed " +
-                              std::to_string(sc.seed) + "; dtype " + sc.dtype +
+                              std::to_string(sc.seed) + "; dtype " + sc.dtype + "; backend " + sc.backend +
                               (bounded ? "; boundaries " + box_text(*sc.boundaries) : "")};
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
   std::string note;
@@ -83,7 +86,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t block = sc.block_size, ranks = comm.size(), rank = comm.rank();
   log.info("sample: " + std::to_string(sc.n) + " rows of D=" + std::to_string(dim) + " (" + sc.dtype + ") from " +
            sc.weights + " into " + sc.out + ", blocks of " + std::to_string(block) + " rows on " +
-           std::to_string(ranks) + " rank(s)" + (bounded ? ", within sample.boundaries" : ""));
+           std::to_string(ranks) + " rank(s), backend " + sc.backend + (bounded ? ", within sample.boundaries" : ""));
   const int64_t kill_rows = kill_after_rows();
   const int64_t start_written = p.rows_written;
   RateReporter reporter(comm, "sample", sc.n, p.rows_written);
@@ -95,9 +98,14 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     const int64_t begin = bounded ? p.rows_done + rank * block : std::min(sc.n, p.rows_done + rank * block);
     const int64_t count = bounded ? block : std::clamp<int64_t>(sc.n - begin, 0, block);
     kernels::standard_normal_rows(static_cast<uint64_t>(sc.seed), begin, count, dim, z.data_ptr<double>());
-    auto s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)));
-    s.x = s.x.narrow(0, 0, count);
-    s.log_prob = s.log_prob.narrow(0, 0, count);
+    flow::Samples s;
+    if (kernel) {
+      s = kernel->sample_and_log_prob_from_noise(z.narrow(0, 0, count));  // per-row code: no padding
+    } else {
+      s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)));
+      s.x = s.x.narrow(0, 0, count);
+      s.log_prob = s.log_prob.narrow(0, 0, count);
+    }
     int64_t local[5] = {count - torch::isfinite(s.log_prob).sum().item<int64_t>(), 0, 0,
                         parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     if (bounded) {

@@ -73,7 +73,7 @@ struct SampleConfig {
   std::string out = "runs/seed_tutorial/samples.h5";
   std::optional<Box> boundaries;
   std::string dtype = "float32";
-  std::string backend = "torch";
+  std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
   int64_t block_size = 65536;       ///< rows per rank per step (bounds memory)
   int64_t max_candidates = 0;       ///< with boundaries: give up after this many (0 = 1000 n + 10^6)
 };
@@ -84,7 +84,7 @@ struct LogprobConfig {
   std::string out = "runs/seed_tutorial/logprob.h5";
   bool noise = false;               ///< also write /z
   std::string dtype = "float32";
-  std::string backend = "torch";
+  std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
   int64_t block_size = 65536;
 };
 
