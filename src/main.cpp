@@ -10,6 +10,7 @@
 
 #include "gwflow/app/cli.hpp"
 #include "gwflow/app/commands.hpp"
+#include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/parallel/environment.hpp"
@@ -57,9 +58,12 @@ int main(int argc, char** argv) {
   try {
     const auto cl = gwflow::app::parse_command_line(argc, argv);
     if (cl.version) {
-      if (comm.is_root()) std::cout << "gwflow " << gwflow::kVersion << std::endl;
+      if (comm.is_root()) {
+        std::cout << "gwflow " << gwflow::kVersion << " (commit " << gwflow::kGitCommit << ")" << std::endl;
+      }
       return 0;
     }
+    gwflow::app::Log::set_verbosity(cl.options.count("--quiet") ? -1 : (cl.options.count("--verbose") ? 1 : 0));
     if (cl.help) {
       if (comm.is_root()) std::cout << gwflow::app::help_text(cl.command);
       return 0;

@@ -10,9 +10,9 @@ namespace {
 // Options each command accepts; true = takes a value.
 const std::map<std::string, std::map<std::string, bool>>& command_options() {
   static const std::map<std::string, std::map<std::string, bool>> kOptions = {
-      {"train", {{"--set", true}, {"--restart", false}}},
-      {"sample", {{"--set", true}, {"--overwrite", false}}},
-      {"logprob", {{"--set", true}, {"--overwrite", false}}},
+      {"train", {{"--set", true}, {"--restart", false}, {"--quiet", false}, {"--verbose", false}}},
+      {"sample", {{"--set", true}, {"--overwrite", false}, {"--quiet", false}, {"--verbose", false}}},
+      {"logprob", {{"--set", true}, {"--overwrite", false}, {"--quiet", false}, {"--verbose", false}}},
       {"info", {}},
       {"make-data", {{"--n", true}, {"--seed", true}, {"--out", true}}},
       {"import-dataset", {{"--dim", true}, {"--out", true}}},
@@ -119,7 +119,8 @@ std::string help_text(const std::string& command) {
          "  info      WEIGHTS                                   describe a weights file\n"
          "  make-data seed-tutorial|regression-3d --n N --seed S --out F.h5   example data\n"
          "  import-dataset FILE.txt --dim D --out F.h5         mbank dataset text -> HDF5\n"
-         "  --version, --help\n"
+         "  --version, --help; train/sample/logprob also take --quiet (warnings, errors and the final\n"
+         "  summary only) and --verbose (also the resolved config)\n"
          "Every command runs alone or under mpirun/srun with any number of ranks.\n"
          "Exit codes: 0 done, 1 error, 2 usage error, 75 stopped by a signal (continue later).\n";
 }

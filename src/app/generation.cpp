@@ -59,7 +59,7 @@ double RateReporter::elapsed() const { return now_s() - t0_; }
 
 void RateReporter::update(int64_t done) {
   const double t = now_s();
-  if (!comm_.is_root() || t - last_ < every_ || done >= total_) return;
+  if (!comm_.is_root() || t - last_ < every_ || done >= total_ || Log::verbosity() < 0) return;
   last_ = t;
   const double rate = (done - start_) / std::max(t - t0_, 1e-9);
   char buf[256];

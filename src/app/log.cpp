@@ -2,15 +2,82 @@
 
 #include <sys/resource.h>
 
+#include <Kokkos_Core.hpp>
+#include <hdf5.h>
+#include <torch/version.h>
+#include <torch/utils.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <vector>
+
+#include "gwflow/version.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 
 namespace gwflow::app {
 
+namespace {
+int g_verbosity = 0;
+}  // namespace
+
+void Log::set_verbosity(int level) { g_verbosity = level; }
+int Log::verbosity() { return g_verbosity; }
+
 void Log::info(const std::string& line) const {
+  if (comm_.rank() != 0 || g_verbosity < 0) return;
+  std::cout << line << std::endl;
+}
+
+void Log::summary(const std::string& line) const {
   if (comm_.rank() != 0) return;
   std::cout << line << std::endl;
+}
+
+void Log::detail(const std::string& line) const {
+  if (comm_.rank() != 0 || g_verbosity < 1) return;
+  std::cout << line << std::endl;
+}
+
+void print_run_header(const Log& log, const parallel::Communicator& comm, const std::string& command,
+                      const std::string& backend, const std::string& resolved_config) {
+  char host[MPI_MAX_PROCESSOR_NAME] = {0};
+  int len = 0;
+  MPI_Get_processor_name(host, &len);
+  std::vector<uint8_t> mine(host, host + len);
+  auto all = comm.gather_bytes(mine);
+  std::set<std::string> nodes;
+  for (const auto& h : all) nodes.insert(std::string(h.begin(), h.end()));
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "gwflow %s (commit %s) %s: %d rank(s) on %zu node(s), %d LibTorch thread(s) per rank "
+                "(OMP_NUM_THREADS=%s), backend %s",
+                kVersion, kGitCommit, command.c_str(), comm.size(), nodes.size(), torch::get_num_threads(),
+                omp ? omp : "unset", backend.c_str());
+  log.info(buf);
+  std::snprintf(buf, sizeof buf, "libraries: LibTorch %s, Kokkos %d.%d.%d, HDF5 %d.%d.%d, MPI %d.%d", TORCH_VERSION,
+                KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100, H5_VERS_MAJOR, H5_VERS_MINOR,
+                H5_VERS_RELEASE, MPI_VERSION, MPI_SUBVERSION);
+  log.info(buf);
+  // Which BLAS LibTorch's dense layers run on: netlib's reference BLAS is ~10x slower.
+  std::ifstream maps("/proc/self/maps");
+  std::string line, blas = "unknown";
+  while (std::getline(maps, line)) {
+    if (line.find("openblas") != std::string::npos) {
+      blas = "OpenBLAS";
+      break;
+    }
+    if (line.find("/blas/libblas.so") != std::string::npos) blas = "reference BLAS";
+  }
+  if (blas == "reference BLAS") {
+    log.warn("LibTorch runs on the reference BLAS (about 10x slower): install libopenblas0-openmp");
+  }
+  log.info("libraries: BLAS " + blas);
+  log.detail("resolved config:\n" + resolved_config);
 }
 
 void Log::warn(const std::string& line) const {

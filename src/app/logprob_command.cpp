@@ -54,6 +54,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
                               "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " + (lc.noise ? "yes" : "no")};
   auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
   attributes.emplace_back("input", lc.input.str());
+  print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
   std::string note;
   io::GenerationFile out(lc.out, datasets, identity, attributes, cl.options.count("--overwrite") > 0, comm, note);
@@ -116,16 +117,17 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   if (stop) {
     std::snprintf(buf, sizeof buf, "logprob: stopped by a signal at row %lld of %lld (progress saved in %s); run the same command again to finish",
                   static_cast<long long>(p.rows_done), static_cast<long long>(n), io::partial_path(lc.out).c_str());
-    log.info(buf);
+    log.summary(buf);
     return kExitStoppedBySignal;
   }
   out.finish();
+  // (summary lines below are printed in quiet mode too)
   const int64_t done = n - start;
   std::snprintf(buf, sizeof buf,
                 "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
                 static_cast<long long>(done), lc.out.c_str(), format_seconds(secs).c_str(), done / std::max(secs, 1e-9),
                 comm.size(), rss);
-  log.info(buf);
+  log.summary(buf);
   if (p.counters[kOutside] > 0) {
     log.warn(std::to_string(p.counters[kOutside]) + " points lie outside the flow's box: log_prob = -inf");
   }

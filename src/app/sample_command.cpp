@@ -66,6 +66,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                               std::to_string(dim) + "; n " + std::to_string(sc.n) + "; seed " +
                               std::to_string(sc.seed) + "; dtype " + sc.dtype + "; backend " + sc.backend +
                               (bounded ? "; boundaries " + box_text(*sc.boundaries) : "")};
+  print_run_header(log, comm, "sample", sc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
   std::string note;
   io::GenerationFile out(sc.out,
@@ -157,16 +158,17 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   if (stop) {
     std::snprintf(buf, sizeof buf, "sample: stopped by a signal at %lld of %lld rows (progress saved in %s); run the same command again to finish",
                   static_cast<long long>(p.rows_written), static_cast<long long>(sc.n), io::partial_path(sc.out).c_str());
-    log.info(buf);
+    log.summary(buf);
     return kExitStoppedBySignal;
   }
   out.finish();
+  // (summary lines below are printed in quiet mode too)
   std::snprintf(buf, sizeof buf,
                 "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s), peak RSS %.0f MiB "
                 "per rank)",
                 static_cast<long long>(written), static_cast<long long>(dim), sc.dtype.c_str(), sc.out.c_str(),
                 format_seconds(secs).c_str(), written / std::max(secs, 1e-9), comm.size(), rss);
-  log.info(buf);
+  log.summary(buf);
   if (bounded) {
     std::snprintf(buf, sizeof buf, "sample: acceptance %.4g (%lld candidates for %lld samples inside sample.boundaries)",
                   static_cast<double>(p.counters[kAccepted]) /

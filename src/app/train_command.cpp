@@ -47,9 +47,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
   const auto& arch = trainer.flow()->architecture();
-  log.info("gwflow " + std::string(kVersion) + " train: " + std::to_string(comm.size()) + " rank(s), " +
-           std::to_string(torch::get_num_threads()) + " torch thread(s) per rank, backend " + cfg.training.backend +
-           ", " + cfg.model.dtype);
+  print_run_header(log, comm, "train", cfg.training.backend + ", " + cfg.model.dtype, config::to_toml(cfg));
   log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
   log.info("data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
            " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
@@ -91,7 +89,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   auto last_print = t0 - std::chrono::hours(1);
   const auto& hist = trainer.history();
   cb.progress = [&](const train::Progress& p) {
-    if (!comm.is_root()) return;
+    if (!comm.is_root() || Log::verbosity() < 0) return;
     const auto now = std::chrono::steady_clock::now();
     const bool last = p.iteration + 1 == p.iterations;
     if (!(p.validated && now - last_print >= std::chrono::milliseconds(500)) && !last) return;
@@ -130,7 +128,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
                 "final validation loss %.5f",
                 static_cast<long long>(done), format_seconds(train_s).c_str(), 1e3 * train_s / std::max<int64_t>(done, 1),
                 format_seconds(load_s).c_str(), rss, hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
-  log.info(buf);
+  log.summary(buf);
   char ck[256];
   std::snprintf(ck, sizeof ck, " (last checkpoint write %.3f s, %.1f KiB)", trainer.last_checkpoint_seconds(),
                 trainer.last_checkpoint_bytes() / 1024.0);

@@ -9,8 +9,15 @@ namespace gwflow::app {
 class Log {
  public:
   explicit Log(const parallel::Communicator& comm) : comm_(comm) {}
-  /// Rank 0 only, stdout.
+  /// -1 quiet (warnings, errors, summaries), 0 normal, 1 verbose. Process-wide.
+  static void set_verbosity(int level);
+  static int verbosity();
+  /// Rank 0 only, stdout; not in quiet mode.
   void info(const std::string& line) const;
+  /// Rank 0 only, stdout; always (final summaries).
+  void summary(const std::string& line) const;
+  /// Rank 0 only, stdout; verbose mode only.
+  void detail(const std::string& line) const;
   /// Rank 0 only, stderr, "gwflow: warning: ...".
   void warn(const std::string& line) const;
   /// Any rank, stderr, prefixed with "[rank r]" on ranks other than 0.
@@ -19,6 +26,11 @@ class Log {
  private:
   const parallel::Communicator& comm_;
 };
+
+/// Collective: prints (rank 0) gwflow's version and commit, the command, ranks, nodes, LibTorch
+/// threads, library versions and BLAS, and (verbose) the resolved config.
+void print_run_header(const Log& log, const parallel::Communicator& comm, const std::string& command,
+                      const std::string& backend, const std::string& resolved_config);
 
 /// Collective: the largest peak resident set size over the ranks, in MiB.
 double peak_rss_mib(const parallel::Communicator& comm);
