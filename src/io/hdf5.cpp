@@ -28,6 +28,21 @@ Handle make_dxpl(bool parallel) {
   return dxpl;
 }
 
+/// Selects rows [offset, offset + count) of a 1-D or 2-D file dataspace (none when count is 0)
+/// and returns the matching memory dataspace.
+Handle select_rows(const Handle& space, int rank, int64_t offset, int64_t count, hsize_t cols,
+                   const std::string& where) {
+  hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {static_cast<hsize_t>(count), cols};
+  if (count > 0) {
+    h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where);
+  } else {
+    H5Sselect_none(space.get());
+  }
+  Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where));
+  if (count == 0) H5Sselect_none(mem.get());
+  return mem;
+}
+
 hid_t memory_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
     case torch::kFloat64: return H5T_NATIVE_DOUBLE;
@@ -151,14 +166,7 @@ torch::Tensor File::read_rows(const std::string& dataset, int64_t offset, int64_
   }
   const int64_t cols = rank == 2 ? static_cast<int64_t>(dims[1]) : 1;
   auto out = rank == 2 ? torch::empty({count, cols}, torch::kFloat64) : torch::empty({count}, torch::kFloat64);
-  hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {static_cast<hsize_t>(count), dims[1]};
-  if (count > 0) {
-    h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where(dataset));
-  } else {
-    H5Sselect_none(space.get());
-  }
-  Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where(dataset)));
-  if (count == 0) H5Sselect_none(mem.get());
+  Handle mem = select_rows(space, rank, offset, count, dims[1], where(dataset));
   Handle dxpl = make_dxpl(parallel());
   h5_check(H5Dread(d.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), dxpl.get(), out.data_ptr<double>()),
            where(dataset) + ": read failed");
@@ -204,14 +212,7 @@ void File::write_rows(const std::string& dataset, int64_t offset, const torch::T
   if ((count > 0 && offset + count > dims[0]) || data.dim() != rank || (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
     throw IoError(where(dataset) + ": write of rows outside the dataset or of the wrong shape");
   }
-  hsize_t start[2] = {static_cast<hsize_t>(offset), 0}, block[2] = {count, dims[1]};
-  if (count > 0) {
-    h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where(dataset));
-  } else {
-    H5Sselect_none(space.get());
-  }
-  Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where(dataset)));
-  if (count == 0) H5Sselect_none(mem.get());
+  Handle mem = select_rows(space, rank, offset, static_cast<int64_t>(count), dims[1], where(dataset));
   Handle dxpl = make_dxpl(parallel());
   h5_check(H5Dwrite(d.get(), memory_type(data), mem.get(), space.get(), dxpl.get(), data.data_ptr()),
            where(dataset) + ": write failed");

@@ -4,43 +4,8 @@
 # --restart ends bit-identical to an uninterrupted run (weights.zip bytes, and every parameter,
 # Adam moment and RNG state in the final checkpoint); corrupt and incompatible checkpoints give
 # clear errors. Usage: run_checkpoint_tests.sh GWFLOW MPIEXEC "MPIEXEC FLAGS"
-set -u
-GWFLOW=$1
-MPIEXEC=$2
-IFS=';' read -r -a MPIFLAGS <<< "${3:-}"
-PY=/usr/bin/python3
-work=$(mktemp -d /tmp/gwflow_ckpt.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
-mpi2() { "$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh" ckpt "$@"
 
-# same_state DIR_A DIR_B: identical weights.zip bytes, history, and final checkpoint tensors.
-same_state() {
-  cmp -s "$1/weights.zip" "$2/weights.zip" || { echo "weights.zip differ"; return 1; }
-  "$PY" - "$1" "$2" <<'PY'
-import glob, sys, h5py, numpy as np, re
-def last(d):
-    files = glob.glob(f"{d}/checkpoint-*.h5")
-    return max(files, key=lambda f: int(re.findall(r"(\d+)\.h5$", f)[0]))
-a, b = h5py.File(last(sys.argv[1]), "r"), h5py.File(last(sys.argv[2]), "r")
-assert a.filename.split("/")[-1] == b.filename.split("/")[-1], (a.filename, b.filename)
-ka, kb = sorted(a["tensors"].keys()), sorted(b["tensors"].keys())
-assert ka == kb, "different tensor sets"
-assert any(k.startswith("adam.exp_avg_sq.") for k in ka) and any(k.startswith("rng.") for k in ka)
-for k in ka:
-    x, y = a["tensors"][k][()], b["tensors"][k][()]
-    assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), k
-for k, v in a.attrs.items():
-    if k.startswith("number:"):
-        assert b.attrs[k] == v, k
-ha, hb = h5py.File(f"{sys.argv[1]}/history.h5", "r"), h5py.File(f"{sys.argv[2]}/history.h5", "r")
-for k in ("train_loss", "validation_loss", "valmetric_value"):
-    assert ha[k][:].tobytes() == hb[k][:].tobytes(), k
-PY
-}
 
 "$GWFLOW" make-data seed-tutorial --n 6000 --seed 5 --out data.h5 >/dev/null
 cat > cfg.toml <<'TOML'
@@ -151,5 +116,4 @@ PY
 then pass "regression + scheduler + early stopping: restart == straight"
 else fail "regression restart"; cat reg1.txt reg2.txt; fi
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

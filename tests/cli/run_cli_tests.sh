@@ -2,19 +2,7 @@
 # Command-line tests of the real executable: exit codes, one-line errors, and a small seed
 # tutorial end to end on 1 and 2 ranks (files identical across rank counts, logprob consistent
 # with sample). Usage: run_cli_tests.sh GWFLOW MPIEXEC "MPIEXEC FLAGS"
-set -u
-GWFLOW=$1
-MPIEXEC=$2
-IFS=';' read -r -a MPIFLAGS <<< "${3:-}"
-PY=/usr/bin/python3
-DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")/../data" && pwd)
-work=$(mktemp -d /tmp/gwflow_cli.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
-mpi2() { "$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh" cli "$@"
 
 # expect_error NAME CODE PATTERN -- command...: exit code, exactly one "gwflow: error:" line
 # matching PATTERN, and no crash or HDF5 dump.
@@ -152,5 +140,4 @@ expect_error import-dataset-columns 1 "bank.txt:2: 7 columns, but --dim 3 needs 
 [ ! -e imp/bad.h5 ] && [ ! -e imp/bad.h5.partial ] && pass import-dataset-no-output || fail import-dataset-no-output
 expect_error import-dataset-no-dim 2 "\-\-dim D is required" -- "$GWFLOW" import-dataset bank.txt --out imp/x.h5
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

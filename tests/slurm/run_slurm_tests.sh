@@ -31,8 +31,7 @@ if ! install_log=$("$LS" install 2>&1); then
 fi
 [ -x "$GWFLOW" ] || { echo "FAIL: no gwflow executable '$1'"; exit 1; }
 
-work=$(mktemp -d /tmp/gwflow_slurm.XXXXXX)
-cd "$work"
+work=$(mktemp -d /tmp/gwflow_slurm.XXXXXX) && cd "$work" || { echo "FAIL: no work directory"; exit 1; }
 # Our own SLURM: state in the work directory, two free ports (never a user's local SLURM).
 port=$("$PY" - <<'PY'
 import socket
@@ -52,7 +51,7 @@ unset GWFLOW_MAX_REQUEUES GWFLOW_COMMAND GWFLOW_SRUN_ARGS GWFLOW_SRUN_MPI SBATCH
 bg_pids=()
 cleanup() {
   local p
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bg_pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   "$LS" stop >/dev/null 2>&1
   cd /
   rm -rf "$work"
