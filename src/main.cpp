@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <optional>
 #include <thread>
 
 #include "gwflow/app/cli.hpp"
@@ -70,8 +69,12 @@ int main(int argc, char** argv) {
     }
     // For the long-running commands SIGINT/SIGTERM/SIGUSR1 only set a flag, checked at their step
     // boundaries, from the first instant (a signal during start-up is honoured at the first one).
-    std::optional<gwflow::parallel::StopSignals> signals;
-    if (cl.command == "train" || cl.command == "sample" || cl.command == "logprob") signals.emplace();
+    // The handlers stay installed until the process ends (deliberately never uninstalled): a
+    // signal arriving while the job shuts down must not turn a finished job into a killed one.
+    if (cl.command == "train" || cl.command == "sample" || cl.command == "logprob") {
+      static auto* signals = new gwflow::parallel::StopSignals();
+      (void)signals;
+    }
     if (cl.command == "train") return gwflow::app::run_train(cl, comm);
     if (cl.command == "sample") return gwflow::app::run_sample(cl, comm);
     if (cl.command == "logprob") return gwflow::app::run_logprob(cl, comm);

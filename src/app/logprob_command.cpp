@@ -13,6 +13,7 @@
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/sha256.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
+#include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/version.hpp"
 
@@ -69,8 +70,14 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
              std::to_string(n));
   }
 
+  const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
   std::unique_ptr<kernels::KernelFlow> kernel;
-  if (lc.backend == "kokkos") kernel = std::make_unique<kernels::KernelFlow>(*flow);
+  if (device.is_cuda()) {
+    flow->to(device);
+    if (lc.backend == "kokkos") log.info("logprob: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
+  } else if (lc.backend == "kokkos") {
+    kernel = std::make_unique<kernels::KernelFlow>(*flow);
+  }
   const int64_t block = lc.block_size, ranks = comm.size(), rank = comm.rank();
   log.info("logprob: " + std::to_string(n) + " points of " + lc.input.str() + " into " + lc.out + ", blocks of " +
            std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s), backend " + lc.backend);
@@ -88,7 +95,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
     if (kernel) {
       lp = kernel->log_prob(x, lc.noise ? &z : nullptr);  // per-row code: no padding
     } else {
-      auto r = flow->forward(pad_rows(x));
+      auto r = flow->forward(pad_rows(x).to(device));
       z = r.outputs.narrow(0, 0, count);
       auto lad = r.logabsdet.narrow(0, 0, count);
       // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.

@@ -12,6 +12,7 @@
 #include "gwflow/io/sha256.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/kernels/noise.hpp"
+#include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/version.hpp"
 
@@ -58,8 +59,18 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     low = torch::tensor(sc.boundaries->low, torch::kFloat64).to(flow->dtype());
     high = torch::tensor(sc.boundaries->high, torch::kFloat64).to(flow->dtype());
   }
+  const torch::Device device = parallel::select_device(sc.device, "sample.device", comm);
   std::unique_ptr<kernels::KernelFlow> kernel;
-  if (sc.backend == "kokkos") kernel = std::make_unique<kernels::KernelFlow>(*flow);
+  if (device.is_cuda()) {
+    flow->to(device);
+    if (bounded) {
+      low = low.to(device);
+      high = high.to(device);
+    }
+    if (sc.backend == "kokkos") log.info("sample: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
+  } else if (sc.backend == "kokkos") {
+    kernel = std::make_unique<kernels::KernelFlow>(*flow);
+  }
   const int64_t max_candidates = sc.max_candidates > 0 ? sc.max_candidates : 1000 * sc.n + 1000000;
 
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " +
@@ -103,7 +114,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     if (kernel) {
       s = kernel->sample_and_log_prob_from_noise(z.narrow(0, 0, count));  // per-row code: no padding
     } else {
-      s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)));
+      s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)).to(device));
       s.x = s.x.narrow(0, 0, count);
       s.log_prob = s.log_prob.narrow(0, 0, count);
     }

@@ -180,9 +180,10 @@ void apply_override(toml::table& root, const std::string& arg) {
   sec->as_table()->insert_or_assign(key, std::move(*parsed.get("v")));
 }
 
-void check_dtype_backend(Section& s, std::string& dtype, std::string& backend) {
+void check_dtype_backend(Section& s, std::string& dtype, std::string& backend, std::string& device) {
   s.read("dtype", dtype, {"float32", "float64"});
   s.read("backend", backend, {"torch", "kokkos"});
+  s.read("device", device, {"cpu", "cuda"});
 }
 
 }  // namespace
@@ -260,6 +261,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("backend", c.training.backend, {"torch", "kokkos"});
     s.read("checkpoint_every", c.training.checkpoint_every, 0);
     s.read("restart", c.training.restart, {"off", "auto"});
+    s.read("device", c.training.device, {"cpu", "cuda"});
+    s.read("reducer", c.training.reducer, {"auto", "mpi", "nccl"});
     s.read("threads", c.training.threads, 0);
     s.read("lr_scheduler", c.training.lr_scheduler, {"none", "plateau"});
     s.read("lr_factor", c.training.lr_factor);
@@ -292,7 +295,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("boundaries", c.sample.boundaries);
     s.read("block_size", c.sample.block_size, 1);
     s.read("max_candidates", c.sample.max_candidates, 0);
-    check_dtype_backend(s, c.sample.dtype, c.sample.backend);
+    check_dtype_backend(s, c.sample.dtype, c.sample.backend, c.sample.device);
     s.finish();
   }
   {
@@ -302,7 +305,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("out", c.logprob.out);
     s.read("noise", c.logprob.noise);
     s.read("block_size", c.logprob.block_size, 1);
-    check_dtype_backend(s, c.logprob.dtype, c.logprob.backend);
+    check_dtype_backend(s, c.logprob.dtype, c.logprob.backend, c.logprob.device);
     s.finish();
   }
   return c;
@@ -330,12 +333,13 @@ std::string to_toml(const Config& c) {
   if (!c.data.validation_weights.empty()) data.insert("validation_weights", c.data.validation_weights.str());
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
   toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
-                     {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend},
+                     {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend}, {"device", c.sample.device},
                      {"block_size", c.sample.block_size}, {"max_candidates", c.sample.max_candidates}};
   if (c.sample.boundaries) sample.insert("boundaries", box(c.sample.boundaries));
   toml::table logprob{{"weights", c.logprob.weights}, {"out", c.logprob.out},
                       {"noise", c.logprob.noise},       {"dtype", c.logprob.dtype},
-                      {"backend", c.logprob.backend},   {"block_size", c.logprob.block_size}};
+                      {"backend", c.logprob.backend},   {"block_size", c.logprob.block_size},
+                      {"device", c.logprob.device}};
   if (!c.logprob.input.empty()) logprob.insert("input", c.logprob.input.str());
   toml::table root{
       {"data", data},
@@ -353,6 +357,8 @@ std::string to_toml(const Config& c) {
                                {"backend", c.training.backend},
                                {"checkpoint_every", c.training.checkpoint_every},
                                {"restart", c.training.restart},
+                               {"device", c.training.device},
+                               {"reducer", c.training.reducer},
                                {"threads", c.training.threads},
                                {"lr_scheduler", c.training.lr_scheduler},
                                {"lr_factor", c.training.lr_factor},

@@ -203,7 +203,7 @@ void File::write_rows(const std::string& dataset, int64_t offset, const torch::T
   const int rank = H5Sget_simple_extent_ndims(space.get());
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  auto data = rows.contiguous();
+  auto data = rows.detach().cpu().contiguous();
   if (data.scalar_type() != torch::kFloat64 && data.scalar_type() != torch::kFloat32 &&
       data.scalar_type() != torch::kInt64) {
     data = data.to(torch::kFloat64);
@@ -237,7 +237,7 @@ TypePair h5_types(torch::Dtype dtype) {
 }  // namespace
 
 void File::write_tensor(const std::string& dataset, const torch::Tensor& t) {
-  auto data = t.detach().contiguous();
+  auto data = t.detach().cpu().contiguous();
   if (data.dim() == 0) data = data.reshape({1});
   const auto types = h5_types(data.scalar_type());
   std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());

@@ -10,7 +10,7 @@ namespace gwflow::io {
 
 void write_weights(const std::string& path, const flow::NamedTensors& state) {
   c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, t] : state) dict.insert(name, t.detach().contiguous().clone());
+  for (const auto& [name, t] : state) dict.insert(name, t.detach().cpu().contiguous().clone());
   write_file_atomic(path, torch::pickle_save(c10::IValue(dict)));
 }
 

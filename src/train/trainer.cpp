@@ -13,6 +13,7 @@
 
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
+#include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/io/weights.hpp"
 #include "gwflow/parallel/signals.hpp"
@@ -143,6 +144,14 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
       flow_->constant().fill_(c0);
     }
   }
+  device_ = parallel::select_device(t.device, "training.device", comm_);
+  if (device_.is_cuda()) {
+    flow_->to(device_);
+    if (train_w_.defined()) {
+      train_w_ = train_w_.to(device_);
+      validation_w_ = validation_w_.to(device_);
+    }
+  }
   lr_ = t.learning_rate;
   use_scheduler_ = t.lr_scheduler == "plateau";
   scheduler_.options = {t.lr_factor, t.lr_patience, t.lr_threshold, t.lr_cooldown, t.min_lr};
@@ -150,10 +159,10 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   stopper_.min_delta = t.min_delta;
   params_ = flow_->parameters();
   adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
-  reducer_ = std::make_unique<parallel::GradientReducer>(comm_, params_);
+  reducer_ = parallel::make_gradient_reducer(t.reducer, comm_, params_);
   gen_ = at::detail::createCPUGenerator(rank_seed(t.seed, comm_.rank()));
-  train_ = data.train.to(flow_->dtype());
-  validation_ = data.validation.to(flow_->dtype());
+  train_ = data.train.to(device_, flow_->dtype());
+  validation_ = data.validation.to(device_, flow_->dtype());
   global_batch_ = t.batch_size == 0 ? data.n_train : std::min(t.batch_size, data.n_train);
   local_batch_ = parallel::batch_share(global_batch_, data.n_train, data.train_shard);
   history_.validation_step = t.validation_step;
@@ -228,6 +237,7 @@ RegressionSummary Trainer::regression_summary() {
   RegressionSummary out;
   if (!is_regression(loss_)) return out;
   flow::Flow model(flow_->architecture(), flow_->dtype());
+  model->to(device_);
   model->load_state_dict(output_state());
   out.constant = model->constant().item<double>();
   double stats[3] = {0, 0, 0};  // rows, sum r, sum r^2
@@ -261,7 +271,7 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     Progress p;
     p.iteration = iteration_;
     p.iterations = t.iterations;
-    auto idx = torch::randperm(n_local, gen_, index_opts).narrow(0, 0, local_batch_);
+    auto idx = torch::randperm(n_local, gen_, index_opts).narrow(0, 0, local_batch_).to(device_);
     auto w = regression ? train_w_.index_select(0, idx) : torch::Tensor();
     double w_min = 0;
     if (loss_ == Loss::kWeightedLlMse) {  // the minimum over the global batch
@@ -406,8 +416,8 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
     if (!tensors.count("adam.exp_avg." + item.key())) continue;
     auto st = std::make_unique<torch::optim::AdamParamState>();
     st->step(static_cast<int64_t>(number("adam.step." + item.key())));
-    st->exp_avg(tensor("adam.exp_avg." + item.key()).to(item.value().dtype()).clone());
-    st->exp_avg_sq(tensor("adam.exp_avg_sq." + item.key()).to(item.value().dtype()).clone());
+    st->exp_avg(tensor("adam.exp_avg." + item.key()).to(item.value().options()).clone());
+    st->exp_avg_sq(tensor("adam.exp_avg_sq." + item.key()).to(item.value().options()).clone());
     adam_->state()[adam_key(item.value())] = std::move(st);
   }
   iteration_ = static_cast<int64_t>(number("iteration"));

@@ -71,6 +71,8 @@ expect_error missing-data 1 "nodata.h5" -- mpi2 "$GWFLOW" train cfg.toml --set '
 expect_error missing-dataset 1 "data2.h5:/y" -- mpi2 "$GWFLOW" train cfg.toml --set 'data.train="data2.h5:/y"'
 expect_error dim-mismatch 1 "data.boundaries has 3 dimensions" -- \
   mpi2 "$GWFLOW" train cfg.toml --set 'data.boundaries=[[0,0,0],[1,1,1]]'
+expect_error cuda-without-gpu 1 'training.device = "cuda": this LibTorch has no CUDA support' -- \
+  mpi2 "$GWFLOW" train cfg.toml --set 'training.device="cuda"'
 expect_error missing-weights 1 "nothing.zip" -- "$GWFLOW" info nothing.zip
 expect_error restart-without-checkpoint 1 "no checkpoint in" -- "$GWFLOW" train cfg.toml --restart \
   --set 'output.dir="empty"'

@@ -101,19 +101,20 @@ done
   && pass "three SIGKILLs at arbitrary instants, then finish == uninterrupted" || { fail "external SIGKILL resume"; cat big.txt; }
 
 # 6. SIGUSR1: finish the round, record it, exit 75; rerun finishes identical.
-"$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$GWFLOW" sample cfg.toml --set sample.n=400000 --set sample.block_size=2000 \
+"$GWFLOW" sample cfg.toml --set sample.n=3000000 --set 'sample.out="u_ref.h5"' >/dev/null 2>&1
+"$MPIEXEC" -n 2 "${MPIFLAGS[@]}" "$GWFLOW" sample cfg.toml --set sample.n=3000000 --set sample.block_size=2000 \
   --set 'sample.out="u.h5"' >u.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do grep -q '^sample: 400000 rows' u.txt 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q '^sample: 3000000 rows' u.txt 2>/dev/null && break; sleep 0.05; done
 sleep 0.3
 kill -USR1 $pid
 wait $pid
 rc=$?
-mpi2 "$GWFLOW" sample cfg.toml --set sample.n=400000 --set 'sample.out="u.h5"' >u2.txt 2>&1
-if [ $rc -eq 75 ] && grep -q 'stopped by a signal' u.txt && same big_ref.h5 u.h5 /samples /log_prob; then
+mpi2 "$GWFLOW" sample cfg.toml --set sample.n=3000000 --set 'sample.out="u.h5"' >u2.txt 2>&1
+if [ $rc -eq 75 ] && grep -q 'stopped by a signal' u.txt && grep -q resuming u2.txt && same u_ref.h5 u.h5 /samples /log_prob; then
   pass "SIGUSR1: exit 75, rerun completes identical"
 elif [ $rc -eq 0 ]; then
-  echo "note: sampling finished before SIGUSR1 arrived"; same big_ref.h5 u.h5 /samples /log_prob && pass "SIGUSR1 (finished first)"
+  echo "note: sampling finished before SIGUSR1 arrived"; same u_ref.h5 u.h5 /samples /log_prob && pass "SIGUSR1 (finished first)"
 else fail "SIGUSR1 on sample (exit $rc)"; cat u.txt u2.txt; fi
 
 # 7. a finished file is a no-op; another seed is an error unless --overwrite.

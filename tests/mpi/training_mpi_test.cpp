@@ -76,7 +76,7 @@ TEST(GradientReducer, SumsEveryRanksGradients) {
   auto p = torch::zeros({3, 2}, torch::kFloat64).requires_grad_(true);
   p.mutable_grad() = torch::full({3, 2}, world().rank() + 1.0, torch::kFloat64);
   auto q = torch::zeros({4}, torch::kFloat32).requires_grad_(true);  // no grad on purpose
-  parallel::GradientReducer r(world(), {p});
+  parallel::MpiGradientReducer r(world(), {p});
   r.allreduce();
   const double expected = world().size() * (world().size() + 1) / 2.0;
   EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3, 2}, expected, torch::kFloat64)));

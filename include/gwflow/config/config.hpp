@@ -50,6 +50,8 @@ struct TrainingConfig {
   std::string backend = "torch";    ///< "torch" (the reference path)
   int64_t checkpoint_every = 100;   ///< 0 = only when stopping or finishing
   std::string restart = "off";      ///< "off": fresh unless --restart; "auto": continue if possible
+  std::string device = "cpu";       ///< "cpu" | "cuda" (needs a CUDA-enabled LibTorch)
+  std::string reducer = "auto";     ///< gradient allreduce: "auto" | "mpi" | "nccl"
   int64_t threads = 0;              ///< LibTorch threads per rank; 0 = automatic
   std::string lr_scheduler = "none";  ///< "none" | "plateau" (reduce on plateau, at validations)
   double lr_factor = 0.5;
@@ -74,6 +76,7 @@ struct SampleConfig {
   std::optional<Box> boundaries;
   std::string dtype = "float32";
   std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
+  std::string device = "cpu";       ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
   int64_t block_size = 65536;       ///< rows per rank per step (bounds memory)
   int64_t max_candidates = 0;       ///< with boundaries: give up after this many (0 = 1000 n + 10^6)
 };
@@ -85,6 +88,7 @@ struct LogprobConfig {
   bool noise = false;               ///< also write /z
   std::string dtype = "float32";
   std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
+  std::string device = "cpu";       ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
   int64_t block_size = 65536;
 };
 

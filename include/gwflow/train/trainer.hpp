@@ -110,6 +110,7 @@ class Trainer {
   const TrainingData& data_;
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
+  torch::Device device_{torch::kCPU};
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;
   std::unique_ptr<parallel::GradientReducer> reducer_;
