@@ -22,8 +22,8 @@ flow::Flow load_flow(const std::string& weights_path, const std::string& dtype) 
 std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
                                                             const std::string& weights_sha256, int64_t seed,
                                                             const std::string& dtype, const config::Config& config) {
-  return {{"weights", weights_path},       {"weights_sha256", weights_sha256},     {"seed", std::to_string(seed)},
-          {"dtype", dtype},                {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
+  return {{"weights", weights_path}, {"weights_sha256", weights_sha256},        {"seed", std::to_string(seed)},
+          {"dtype", dtype},          {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
 }
 
 torch::Tensor pad_rows(const torch::Tensor& rows) {
@@ -35,9 +35,7 @@ torch::Tensor pad_rows(const torch::Tensor& rows) {
 }
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 }  // namespace
 
 CommitClock::CommitClock(const parallel::Communicator& comm, double every_s)
@@ -64,8 +62,9 @@ void RateReporter::update(int64_t done) {
   const double rate = (done - start_) / std::max(t - t0_, 1e-9);
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s: %lld / %lld rows (%.1f %%), %.3g rows/s, ETA %s", what_.c_str(),
-                static_cast<long long>(done), static_cast<long long>(total_), 100.0 * done / std::max<int64_t>(total_, 1),
-                rate, format_seconds((total_ - done) / std::max(rate, 1e-9)).c_str());
+                static_cast<long long>(done), static_cast<long long>(total_),
+                100.0 * done / std::max<int64_t>(total_, 1), rate,
+                format_seconds((total_ - done) / std::max(rate, 1e-9)).c_str());
   std::printf("%s\n", buf);
   std::fflush(stdout);
 }

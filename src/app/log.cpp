@@ -4,8 +4,8 @@
 
 #include <Kokkos_Core.hpp>
 #include <hdf5.h>
-#include <torch/version.h>
 #include <torch/utils.h>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -86,8 +86,8 @@ void Log::warn(const std::string& line) const {
 }
 
 void Log::warn_local(const std::string& line) const {
-  std::cerr << "gwflow: warning: " << (comm_.rank() ? "[rank " + std::to_string(comm_.rank()) + "] " : "")
-            << line << std::endl;
+  std::cerr << "gwflow: warning: " << (comm_.rank() ? "[rank " + std::to_string(comm_.rank()) + "] " : "") << line
+            << std::endl;
 }
 
 double peak_rss_mib(const parallel::Communicator& comm) {

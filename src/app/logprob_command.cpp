@@ -1,5 +1,3 @@
-#include <sys/stat.h>
-
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -21,12 +19,6 @@ namespace gwflow::app {
 namespace {
 
 enum Counter { kOutside = 0, kNaN = 1 };
-
-std::string file_fingerprint(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "missing";
-  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
-}
 
 }  // namespace
 
@@ -51,8 +43,9 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   std::vector<io::OutputDataset> datasets{{"/log_prob", {n}, flow->dtype()}};
   if (lc.noise) datasets.push_back({"/z", {n, dim}, flow->dtype()});
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " logprob; weights sha256 " + sha + "; input " +
-                              lc.input.str() + " " + file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
-                              "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " + (lc.noise ? "yes" : "no")};
+                              lc.input.str() + " " + io::file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
+                              "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " +
+                              (lc.noise ? "yes" : "no")};
   auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
   attributes.emplace_back("input", lc.input.str());
   print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));
@@ -74,7 +67,8 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   std::unique_ptr<kernels::KernelFlow> kernel;
   if (device.is_cuda()) {
     flow->to(device);
-    if (lc.backend == "kokkos") log.info("logprob: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
+    if (lc.backend == "kokkos")
+      log.info("logprob: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
   } else if (lc.backend == "kokkos") {
     kernel = std::make_unique<kernels::KernelFlow>(*flow);
   }
@@ -122,18 +116,21 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const double rss = peak_rss_mib(comm);
   char buf[400];
   if (stop) {
-    std::snprintf(buf, sizeof buf, "logprob: stopped by a signal at row %lld of %lld (progress saved in %s); run the same command again to finish",
-                  static_cast<long long>(p.rows_done), static_cast<long long>(n), io::partial_path(lc.out).c_str());
+    std::snprintf(
+        buf, sizeof buf,
+        "logprob: stopped by a signal at row %lld of %lld (progress saved in %s); run the same command again to finish",
+        static_cast<long long>(p.rows_done), static_cast<long long>(n), io::partial_path(lc.out).c_str());
     log.summary(buf);
     return kExitStoppedBySignal;
   }
   out.finish();
   // (summary lines below are printed in quiet mode too)
   const int64_t done = n - start;
-  std::snprintf(buf, sizeof buf,
-                "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
-                static_cast<long long>(done), lc.out.c_str(), format_seconds(secs).c_str(), done / std::max(secs, 1e-9),
-                comm.size(), rss);
+  std::snprintf(
+      buf, sizeof buf,
+      "logprob: wrote %lld log densities to %s in %s (%.3g points/s on %d rank(s), peak RSS %.0f MiB per rank)",
+      static_cast<long long>(done), lc.out.c_str(), format_seconds(secs).c_str(), done / std::max(secs, 1e-9),
+      comm.size(), rss);
   log.summary(buf);
   if (p.counters[kOutside] > 0) {
     log.warn(std::to_string(p.counters[kOutside]) + " points lie outside the flow's box: log_prob = -inf");

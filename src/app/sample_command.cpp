@@ -67,7 +67,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
       low = low.to(device);
       high = high.to(device);
     }
-    if (sc.backend == "kokkos") log.info("sample: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
+    if (sc.backend == "kokkos")
+      log.info("sample: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
   } else if (sc.backend == "kokkos") {
     kernel = std::make_unique<kernels::KernelFlow>(*flow);
   }
@@ -80,10 +81,9 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   print_run_header(log, comm, "sample", sc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
   std::string note;
-  io::GenerationFile out(sc.out,
-                         {{"/samples", {sc.n, dim}, flow->dtype()}, {"/log_prob", {sc.n}, flow->dtype()}},
-                         identity, provenance(sc.weights, sha, sc.seed, sc.dtype, cfg), cl.options.count("--overwrite") > 0,
-                         comm, note);
+  io::GenerationFile out(sc.out, {{"/samples", {sc.n, dim}, flow->dtype()}, {"/log_prob", {sc.n}, flow->dtype()}},
+                         identity, provenance(sc.weights, sha, sc.seed, sc.dtype, cfg),
+                         cl.options.count("--overwrite") > 0, comm, note);
   if (!note.empty()) log.warn(note);
   if (out.state() == io::GenerationFile::State::kComplete) {
     log.info("sample: " + sc.out + " is already complete for this config, weights and seed; nothing to do");
@@ -152,8 +152,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                           " candidates fell inside the box; the flow does not reach it");
       }
       if (p.rows_done >= max_candidates) {
-        throw DomainError("sample.boundaries: only " + std::to_string(p.rows_written) + " of " +
-                          std::to_string(sc.n) + " samples accepted after " + std::to_string(p.rows_done) +
+        throw DomainError("sample.boundaries: only " + std::to_string(p.rows_written) + " of " + std::to_string(sc.n) +
+                          " samples accepted after " + std::to_string(p.rows_done) +
                           " candidates (sample.max_candidates); the box is too small for this flow");
       }
     }
@@ -167,8 +167,10 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t written = p.rows_written - start_written;
   char buf[400];
   if (stop) {
-    std::snprintf(buf, sizeof buf, "sample: stopped by a signal at %lld of %lld rows (progress saved in %s); run the same command again to finish",
-                  static_cast<long long>(p.rows_written), static_cast<long long>(sc.n), io::partial_path(sc.out).c_str());
+    std::snprintf(
+        buf, sizeof buf,
+        "sample: stopped by a signal at %lld of %lld rows (progress saved in %s); run the same command again to finish",
+        static_cast<long long>(p.rows_written), static_cast<long long>(sc.n), io::partial_path(sc.out).c_str());
     log.summary(buf);
     return kExitStoppedBySignal;
   }
@@ -181,7 +183,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                 format_seconds(secs).c_str(), written / std::max(secs, 1e-9), comm.size(), rss);
   log.summary(buf);
   if (bounded) {
-    std::snprintf(buf, sizeof buf, "sample: acceptance %.4g (%lld candidates for %lld samples inside sample.boundaries)",
+    std::snprintf(buf, sizeof buf,
+                  "sample: acceptance %.4g (%lld candidates for %lld samples inside sample.boundaries)",
                   static_cast<double>(p.counters[kAccepted]) /
                       std::max<int64_t>(p.counters[kAccepted] + p.counters[kRejected], 1),
                   static_cast<long long>(p.counters[kAccepted] + p.counters[kRejected]), static_cast<long long>(sc.n));

@@ -20,8 +20,7 @@ void seed_tutorial_row(uint64_t seed, uint64_t row, double out[2]) {
   out[1] = n1;
 }
 
-void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed,
-                              const parallel::Communicator& comm) {
+void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed, const parallel::Communicator& comm) {
   make_directories_collective(std::filesystem::path(path).parent_path().string(), comm);
   const auto shard = parallel::shard_rows(n, comm.rank(), comm.size());
   auto rows = torch::empty({shard.count, 2}, torch::kFloat64);

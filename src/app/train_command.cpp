@@ -19,21 +19,6 @@
 
 namespace gwflow::app {
 
-void make_directories_collective(const std::string& dir, const parallel::Communicator& comm) {
-  int ok = 1;
-  std::string error;
-  if (comm.is_root()) {
-    try {
-      io::make_directories(dir);
-    } catch (const IoError& e) {
-      ok = 0;
-      error = e.what();
-    }
-  }
-  comm.broadcast(ok);
-  if (!ok) throw IoError(comm.is_root() ? error : dir + ": cannot create the directory");
-}
-
 int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
   const Log log(comm);
@@ -49,10 +34,10 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const auto& arch = trainer.flow()->architecture();
   print_run_header(log, comm, "train", cfg.training.backend + ", " + cfg.model.dtype, config::to_toml(cfg));
   log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
-  log.info("data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
-           " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
-           std::to_string(cfg.training.batch_size == 0 ? data.n_train
-                                                       : std::min(cfg.training.batch_size, data.n_train)));
+  log.info(
+      "data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
+      " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
+      std::to_string(cfg.training.batch_size == 0 ? data.n_train : std::min(cfg.training.batch_size, data.n_train)));
   if (cfg.training.batch_size > data.n_train) {
     log.warn("training.batch_size = " + std::to_string(cfg.training.batch_size) + " exceeds the " +
              std::to_string(data.n_train) + " training rows; using the whole training set each step");
@@ -97,7 +82,8 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     const double rate = (p.iteration + 1 - start_iteration) / std::max(elapsed, 1e-9);
     char buf[256];
-    std::snprintf(buf, sizeof buf, "iter %6lld/%lld  train %.4f  val %.4f  metric %.4f (ref %.4f +- %.4f)  %.1f it/s  ETA %s",
+    std::snprintf(buf, sizeof buf,
+                  "iter %6lld/%lld  train %.4f  val %.4f  metric %.4f (ref %.4f +- %.4f)  %.1f it/s  ETA %s",
                   static_cast<long long>(p.iteration + 1), static_cast<long long>(p.iterations), p.train_loss,
                   hist.validation_loss.empty() ? NAN : hist.validation_loss.back(),
                   hist.valmetric_value.empty() ? NAN : hist.valmetric_value.back(), hist.valmetric_mean,
@@ -126,8 +112,9 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   std::snprintf(buf, sizeof buf,
                 "trained %lld iterations in %s (%.2f ms/iteration; data load %s; peak RSS %.0f MiB per rank); "
                 "final validation loss %.5f",
-                static_cast<long long>(done), format_seconds(train_s).c_str(), 1e3 * train_s / std::max<int64_t>(done, 1),
-                format_seconds(load_s).c_str(), rss, hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
+                static_cast<long long>(done), format_seconds(train_s).c_str(),
+                1e3 * train_s / std::max<int64_t>(done, 1), format_seconds(load_s).c_str(), rss,
+                hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
   log.summary(buf);
   char ck[256];
   std::snprintf(ck, sizeof ck, " (last checkpoint write %.3f s, %.1f KiB)", trainer.last_checkpoint_seconds(),
@@ -142,9 +129,10 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   if (regression) {
     const auto r = trainer.regression_summary();
     char rb[256];
-    std::snprintf(rb, sizeof rb,
-                  "regression: constant C = %.6f; validation residual log_prob + C - w: mean %.5f, std %.5f (%lld rows)",
-                  r.constant, r.residual_mean, r.residual_std, static_cast<long long>(r.rows));
+    std::snprintf(
+        rb, sizeof rb,
+        "regression: constant C = %.6f; validation residual log_prob + C - w: mean %.5f, std %.5f (%lld rows)",
+        r.constant, r.residual_mean, r.residual_std, static_cast<long long>(r.rows));
     log.info(rb);
   }
   if (trainer.stop_signal() == SIGINT) {

@@ -150,8 +150,7 @@ void apply_override(toml::table& root, const std::string& arg) {
   if (eq == std::string::npos) throw ConfigError(what + ": expected section.key=VALUE");
   const std::string path = arg.substr(0, eq), value = arg.substr(eq + 1);
   const auto dot = path.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() ||
-      path.find('.', dot + 1) != std::string::npos) {
+  if (dot == std::string::npos || dot == 0 || dot + 1 == path.size() || path.find('.', dot + 1) != std::string::npos) {
     throw ConfigError(what + ": expected section.key=VALUE");
   }
   const std::string section = path.substr(0, dot), key = path.substr(dot + 1);
@@ -246,8 +245,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
       h.assign(c.model.n_layers, h[0]);
     } else if (static_cast<int64_t>(h.size()) != c.model.n_layers) {
       throw ConfigError(std::string(hidden_given ? "" : "default ") + "model.hidden_features has " +
-                        std::to_string(h.size()) + " widths but model.n_layers = " +
-                        std::to_string(c.model.n_layers));
+                        std::to_string(h.size()) + " widths but model.n_layers = " + std::to_string(c.model.n_layers));
     }
   }
   {
@@ -273,7 +271,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("early_stopping", c.training.early_stopping);
     s.read("patience", c.training.patience, 1);
     s.read("min_delta", c.training.min_delta);
-    if (!(c.training.lr_factor > 0 && c.training.lr_factor < 1)) throw ConfigError("training.lr_factor must be in (0, 1)");
+    if (!(c.training.lr_factor > 0 && c.training.lr_factor < 1))
+      throw ConfigError("training.lr_factor must be in (0, 1)");
     if (!(c.training.learning_rate > 0)) throw ConfigError("training.learning_rate must be > 0");
     if (c.training.backend == "kokkos") {
       throw ConfigError("training.backend = \"kokkos\": the fused gradient kernel is not part of this build yet; "
@@ -332,46 +331,51 @@ std::string to_toml(const Config& c) {
   if (!c.data.validation.empty()) data.insert("validation", c.data.validation.str());
   if (!c.data.validation_weights.empty()) data.insert("validation_weights", c.data.validation_weights.str());
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
-  toml::table sample{{"weights", c.sample.weights}, {"n", c.sample.n},         {"seed", c.sample.seed},
-                     {"out", c.sample.out},         {"dtype", c.sample.dtype}, {"backend", c.sample.backend}, {"device", c.sample.device},
-                     {"block_size", c.sample.block_size}, {"max_candidates", c.sample.max_candidates}};
+  toml::table sample{{"weights", c.sample.weights},
+                     {"n", c.sample.n},
+                     {"seed", c.sample.seed},
+                     {"out", c.sample.out},
+                     {"dtype", c.sample.dtype},
+                     {"backend", c.sample.backend},
+                     {"device", c.sample.device},
+                     {"block_size", c.sample.block_size},
+                     {"max_candidates", c.sample.max_candidates}};
   if (c.sample.boundaries) sample.insert("boundaries", box(c.sample.boundaries));
   toml::table logprob{{"weights", c.logprob.weights}, {"out", c.logprob.out},
-                      {"noise", c.logprob.noise},       {"dtype", c.logprob.dtype},
-                      {"backend", c.logprob.backend},   {"block_size", c.logprob.block_size},
+                      {"noise", c.logprob.noise},     {"dtype", c.logprob.dtype},
+                      {"backend", c.logprob.backend}, {"block_size", c.logprob.block_size},
                       {"device", c.logprob.device}};
   if (!c.logprob.input.empty()) logprob.insert("input", c.logprob.input.str());
-  toml::table root{
-      {"data", data},
-      {"model", toml::table{{"n_layers", c.model.n_layers},
-                            {"hidden_features", hidden},
-                            {"constant", c.model.constant},
-                            {"dtype", c.model.dtype},
-                            {"init", c.model.init}}},
-      {"training", toml::table{{"loss", c.training.loss},
-                               {"iterations", c.training.iterations},
-                               {"batch_size", c.training.batch_size},
-                               {"learning_rate", c.training.learning_rate},
-                               {"validation_step", c.training.validation_step},
-                               {"seed", c.training.seed},
-                               {"backend", c.training.backend},
-                               {"checkpoint_every", c.training.checkpoint_every},
-                               {"restart", c.training.restart},
-                               {"device", c.training.device},
-                               {"reducer", c.training.reducer},
-                               {"threads", c.training.threads},
-                               {"lr_scheduler", c.training.lr_scheduler},
-                               {"lr_factor", c.training.lr_factor},
-                               {"lr_patience", c.training.lr_patience},
-                               {"lr_threshold", c.training.lr_threshold},
-                               {"lr_cooldown", c.training.lr_cooldown},
-                               {"min_lr", c.training.min_lr},
-                               {"early_stopping", c.training.early_stopping},
-                               {"patience", c.training.patience},
-                               {"min_delta", c.training.min_delta}}},
-      {"output", toml::table{{"dir", c.output.dir}}},
-      {"sample", sample},
-      {"logprob", logprob}};
+  toml::table root{{"data", data},
+                   {"model", toml::table{{"n_layers", c.model.n_layers},
+                                         {"hidden_features", hidden},
+                                         {"constant", c.model.constant},
+                                         {"dtype", c.model.dtype},
+                                         {"init", c.model.init}}},
+                   {"training", toml::table{{"loss", c.training.loss},
+                                            {"iterations", c.training.iterations},
+                                            {"batch_size", c.training.batch_size},
+                                            {"learning_rate", c.training.learning_rate},
+                                            {"validation_step", c.training.validation_step},
+                                            {"seed", c.training.seed},
+                                            {"backend", c.training.backend},
+                                            {"checkpoint_every", c.training.checkpoint_every},
+                                            {"restart", c.training.restart},
+                                            {"device", c.training.device},
+                                            {"reducer", c.training.reducer},
+                                            {"threads", c.training.threads},
+                                            {"lr_scheduler", c.training.lr_scheduler},
+                                            {"lr_factor", c.training.lr_factor},
+                                            {"lr_patience", c.training.lr_patience},
+                                            {"lr_threshold", c.training.lr_threshold},
+                                            {"lr_cooldown", c.training.lr_cooldown},
+                                            {"min_lr", c.training.min_lr},
+                                            {"early_stopping", c.training.early_stopping},
+                                            {"patience", c.training.patience},
+                                            {"min_delta", c.training.min_delta}}},
+                   {"output", toml::table{{"dir", c.output.dir}}},
+                   {"sample", sample},
+                   {"logprob", logprob}};
   std::ostringstream s;
   s << root << "\n";
   return s.str();

@@ -47,8 +47,7 @@ Architecture infer_architecture(const NamedTensors& state) {
   for (int64_t k = 0; k < n_layers; ++k) {
     auto it = widths.find(2 * k + 2);
     if (it == widths.end()) {
-      throw DomainError("missing '" + prefix + std::to_string(2 * k + 2) +
-                        ".autoregressive_net.final_layer.mask'");
+      throw DomainError("missing '" + prefix + std::to_string(2 * k + 2) + ".autoregressive_net.final_layer.mask'");
     }
     arch.hidden.push_back(it->second);
   }

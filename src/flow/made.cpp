@@ -14,8 +14,8 @@ torch::Tensor output_degrees(int64_t features, int64_t multiplier) {
   return torch::arange(1, features + 1, torch::kInt64).repeat_interleave(multiplier);
 }
 
-MaskedLinearImpl::MaskedLinearImpl(const torch::Tensor& in_degrees, const torch::Tensor& out_degrees,
-                                   bool is_output, torch::Dtype dtype) {
+MaskedLinearImpl::MaskedLinearImpl(const torch::Tensor& in_degrees, const torch::Tensor& out_degrees, bool is_output,
+                                   torch::Dtype dtype) {
   const int64_t in = in_degrees.size(0), out = out_degrees.size(0);
   auto opts = torch::TensorOptions().dtype(dtype);
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
@@ -48,8 +48,7 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& h) {
   return h + t;
 }
 
-MadeImpl::MadeImpl(int64_t features, int64_t hidden, torch::Dtype dtype)
-    : features_(features), hidden_(hidden) {
+MadeImpl::MadeImpl(int64_t features, int64_t hidden, torch::Dtype dtype) : features_(features), hidden_(hidden) {
   auto in_deg = torch::arange(1, features + 1, torch::kInt64);
   auto hid_deg = hidden_degrees(features, hidden);
   initial_layer_ = register_module("initial_layer", MaskedLinear(in_deg, hid_deg, false, dtype));
@@ -58,8 +57,7 @@ MadeImpl::MadeImpl(int64_t features, int64_t hidden, torch::Dtype dtype)
     block = ResidualBlock(hid_deg, dtype);
     block_list_->push_back(block);
   }
-  final_layer_ =
-      register_module("final_layer", MaskedLinear(hid_deg, output_degrees(features, 2), true, dtype));
+  final_layer_ = register_module("final_layer", MaskedLinear(hid_deg, output_degrees(features, 2), true, dtype));
 }
 
 torch::Tensor MadeImpl::forward(const torch::Tensor& x) {

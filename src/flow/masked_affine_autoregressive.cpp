@@ -1,5 +1,5 @@
-#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/flow/masked_affine_autoregressive.hpp"
+#include "gwflow/flow/standard_normal.hpp"
 
 namespace gwflow::flow {
 namespace {
@@ -11,14 +11,12 @@ struct ScaleShift {
 ScaleShift scale_and_shift(const torch::Tensor& params, int64_t features) {
   auto p = params.view({-1, features, 2});
   auto u = p.select(2, 0);
-  return {torch::nn::functional::softplus(u) + MaskedAffineAutoregressiveImpl::kScaleEpsilon,
-          p.select(2, 1)};
+  return {torch::nn::functional::softplus(u) + MaskedAffineAutoregressiveImpl::kScaleEpsilon, p.select(2, 1)};
 }
 
 }  // namespace
 
-MaskedAffineAutoregressiveImpl::MaskedAffineAutoregressiveImpl(int64_t features, int64_t hidden,
-                                                               torch::Dtype dtype) {
+MaskedAffineAutoregressiveImpl::MaskedAffineAutoregressiveImpl(int64_t features, int64_t hidden, torch::Dtype dtype) {
   net_ = register_module("autoregressive_net", Made(features, hidden, dtype));
 }
 

@@ -1,5 +1,5 @@
-#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/flow/tanh_box.hpp"
+#include "gwflow/flow/standard_normal.hpp"
 
 #include <cmath>
 #include <string>
@@ -8,14 +8,13 @@
 
 namespace gwflow::flow {
 
-std::pair<torch::Tensor, torch::Tensor> box_with_margin(const torch::Tensor& min,
-                                                        const torch::Tensor& max) {
+std::pair<torch::Tensor, torch::Tensor> box_with_margin(const torch::Tensor& min, const torch::Tensor& max) {
   auto width = (max - min).to(torch::kFloat64);
   for (int64_t d = 0; d < width.size(0); ++d) {
     const double w = width[d].item<double>();
     if (!(w > 1e-20)) {
-      throw DomainError("degenerate dimension " + std::to_string(d) + ": max - min = " +
-                        std::to_string(w) + " (the box needs a positive width)");
+      throw DomainError("degenerate dimension " + std::to_string(d) + ": max - min = " + std::to_string(w) +
+                        " (the box needs a positive width)");
     }
   }
   return {min - 0.01 * (max - min), max + 0.01 * (max - min)};
@@ -28,8 +27,7 @@ TanhBoxImpl::TanhBoxImpl(int64_t dim, torch::Dtype dtype) {
 }
 
 void TanhBoxImpl::set_box(const torch::Tensor& low, const torch::Tensor& high) {
-  TORCH_CHECK(low.numel() == low_.numel() && high.numel() == high_.numel(),
-              "TanhBox: box has the wrong dimension");
+  TORCH_CHECK(low.numel() == low_.numel() && high.numel() == high_.numel(), "TanhBox: box has the wrong dimension");
   if (!(high.to(torch::kFloat64) > low.to(torch::kFloat64)).all().item<bool>()) {
     throw DomainError("box: every high must exceed its low");
   }

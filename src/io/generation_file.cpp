@@ -57,7 +57,7 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
     }
     if (!overwrite) {
       throw ConfigError(final_path_ + " exists and was made with another config, weights or seed (use --overwrite "
-                        "to replace it)");
+                                      "to replace it)");
     }
     remove_file(final_path_, comm);
   }
@@ -80,7 +80,7 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
       file_.reset();
       if (!overwrite) {
         throw ConfigError(partial_path_ + " holds an unfinished output of another config, weights or seed (use "
-                          "--overwrite to discard it)");
+                                          "--overwrite to discard it)");
       }
       remove_file(partial_path_, comm);
     } else {

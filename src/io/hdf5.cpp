@@ -45,9 +45,9 @@ Handle select_rows(const Handle& space, int rank, int64_t offset, int64_t count,
 
 hid_t memory_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat64: return H5T_NATIVE_DOUBLE;
-    case torch::kInt64: return H5T_NATIVE_INT64;
-    default: return H5T_NATIVE_FLOAT;
+  case torch::kFloat64: return H5T_NATIVE_DOUBLE;
+  case torch::kInt64: return H5T_NATIVE_INT64;
+  default: return H5T_NATIVE_FLOAT;
   }
 }
 
@@ -72,14 +72,14 @@ Handle& Handle::operator=(Handle&& o) noexcept {
 void Handle::reset() noexcept {
   if (id_ < 0) return;
   switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: break;
+  case H5I_FILE: H5Fclose(id_); break;
+  case H5I_DATASET: H5Dclose(id_); break;
+  case H5I_DATASPACE: H5Sclose(id_); break;
+  case H5I_DATATYPE: H5Tclose(id_); break;
+  case H5I_ATTR: H5Aclose(id_); break;
+  case H5I_GROUP: H5Gclose(id_); break;
+  case H5I_GENPROP_LST: H5Pclose(id_); break;
+  default: break;
   }
   id_ = H5I_INVALID_HID;
 }
@@ -192,9 +192,9 @@ void File::create_dataset(const std::string& dataset, const std::vector<int64_t>
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   const hid_t file_type =
       dtype == torch::kFloat64 ? H5T_IEEE_F64LE : (dtype == torch::kInt64 ? H5T_STD_I64LE : H5T_IEEE_F32LE);
-  Handle d(h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
-                               H5P_DEFAULT),
-                    where(dataset) + ": cannot create the dataset"));
+  Handle d(
+      h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+               where(dataset) + ": cannot create the dataset"));
 }
 
 void File::write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows) {
@@ -209,7 +209,8 @@ void File::write_rows(const std::string& dataset, int64_t offset, const torch::T
     data = data.to(torch::kFloat64);
   }
   const auto count = static_cast<hsize_t>(data.size(0));
-  if ((count > 0 && offset + count > dims[0]) || data.dim() != rank || (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
+  if ((count > 0 && offset + count > dims[0]) || data.dim() != rank ||
+      (rank == 2 && static_cast<hsize_t>(data.size(1)) != dims[1])) {
     throw IoError(where(dataset) + ": write of rows outside the dataset or of the wrong shape");
   }
   Handle mem = select_rows(space, rank, offset, static_cast<int64_t>(count), dims[1], where(dataset));
@@ -226,11 +227,11 @@ struct TypePair {
 
 TypePair h5_types(torch::Dtype dtype) {
   switch (dtype) {
-    case torch::kFloat32: return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
-    case torch::kFloat64: return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
-    case torch::kInt64: return {H5T_STD_I64LE, H5T_NATIVE_INT64};
-    case torch::kUInt8: return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
-    default: throw IoError("unsupported tensor type for HDF5");
+  case torch::kFloat32: return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+  case torch::kFloat64: return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
+  case torch::kInt64: return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+  case torch::kUInt8: return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
+  default: throw IoError("unsupported tensor type for HDF5");
   }
 }
 
@@ -244,9 +245,9 @@ void File::write_tensor(const std::string& dataset, const torch::Tensor& t) {
   Handle space(h5_check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where(dataset)));
   Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle d(h5_check(H5Dcreate2(handle_.get(), dataset.c_str(), types.file, space.get(), lcpl.get(), H5P_DEFAULT,
-                               H5P_DEFAULT),
-                    where(dataset) + ": cannot create the dataset"));
+  Handle d(h5_check(
+      H5Dcreate2(handle_.get(), dataset.c_str(), types.file, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+      where(dataset) + ": cannot create the dataset"));
   if (data.numel() > 0) {
     h5_check(H5Dwrite(d.get(), types.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data_ptr()),
              where(dataset) + ": write failed");
@@ -263,9 +264,9 @@ torch::Tensor File::read_tensor(const std::string& dataset) const {
   torch::Dtype dtype;
   const size_t size = H5Tget_size(type.get());
   switch (H5Tget_class(type.get())) {
-    case H5T_FLOAT: dtype = size == 4 ? torch::kFloat32 : torch::kFloat64; break;
-    case H5T_INTEGER: dtype = size == 1 ? torch::kUInt8 : torch::kInt64; break;
-    default: throw IoError(where(dataset) + ": not a numeric dataset");
+  case H5T_FLOAT: dtype = size == 4 ? torch::kFloat32 : torch::kFloat64; break;
+  case H5T_INTEGER: dtype = size == 1 ? torch::kUInt8 : torch::kInt64; break;
+  default: throw IoError(where(dataset) + ": not a numeric dataset");
   }
   std::vector<int64_t> sizes(h.begin(), h.end());
   auto out = torch::empty(sizes, dtype);
@@ -279,8 +280,7 @@ torch::Tensor File::read_tensor(const std::string& dataset) const {
 void File::write_vector(const std::string& dataset, const std::vector<double>& values) {
   create_dataset(dataset, {static_cast<int64_t>(values.size())}, torch::kFloat64);
   if (values.empty()) return;
-  auto t = torch::from_blob(const_cast<double*>(values.data()), {static_cast<int64_t>(values.size())},
-                            torch::kFloat64);
+  auto t = torch::from_blob(const_cast<double*>(values.data()), {static_cast<int64_t>(values.size())}, torch::kFloat64);
   write_rows(dataset, 0, t);
 }
 

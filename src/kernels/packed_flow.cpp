@@ -16,15 +16,9 @@ namespace kmath = ::Kokkos;
 namespace kmath = ::Kokkos::Experimental;
 #endif
 
-template <typename T>
-KOKKOS_INLINE_FUNCTION T softplus(T u) {
-  return u > T(20) ? u : kmath::log1p(kmath::exp(u));
-}
+template <typename T> KOKKOS_INLINE_FUNCTION T softplus(T u) { return u > T(20) ? u : kmath::log1p(kmath::exp(u)); }
 
-template <typename T>
-KOKKOS_INLINE_FUNCTION T relu(T u) {
-  return u > T(0) ? u : T(0);
-}
+template <typename T> KOKKOS_INLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
 
 /// Inverse and log|det| of a D x D row-major matrix by Gauss-Jordan with partial pivoting.
 double invert(int d, const std::vector<double>& a, std::vector<double>& inv) {
@@ -63,8 +57,7 @@ double invert(int d, const std::vector<double>& a, std::vector<double>& inv) {
   return logdet;
 }
 
-template <typename T>
-struct Data {
+template <typename T> struct Data {
   Kokkos::View<T*, Kokkos::HostSpace> p;
   Kokkos::View<int*, Kokkos::HostSpace> ints;
   Kokkos::View<LayerLayout*, Kokkos::HostSpace> layers;
@@ -119,8 +112,7 @@ KOKKOS_INLINE_FUNCTION void made_output(const Data<T>& d, const LayerLayout& L, 
   shift = sh;
 }
 
-template <typename T>
-struct ForwardFunctor {
+template <typename T> struct ForwardFunctor {
   Data<T> d;
   const T* x;
   T* lp;
@@ -141,8 +133,7 @@ struct ForwardFunctor {
         continue;
       }
       v[k] = kmath::atanh(t);
-      lad -= kmath::log1p(-t) + kmath::log1p(t) +
-             kmath::log(T(0.5) * (hi - lo));
+      lad -= kmath::log1p(-t) + kmath::log1p(t) + kmath::log(T(0.5) * (hi - lo));
     }
     if (nan_row || outside) {
       lp[row] = nan_row ? static_cast<T>(NAN) : -static_cast<T>(INFINITY);
@@ -176,8 +167,7 @@ struct ForwardFunctor {
   }
 };
 
-template <typename T>
-struct InverseFunctor {
+template <typename T> struct InverseFunctor {
   Data<T> d;
   const T* z;
   T* x;
@@ -215,8 +205,7 @@ struct InverseFunctor {
       const T t = kmath::tanh(v[k]);
       x[row * D + k] = (t * (hi - lo) + hi + lo) / T(2);
       const T a = kmath::fabs(v[k]);
-      lad += T(2) * (T(0.69314718055994530941723212145818) - a - softplus(T(-2) * a)) +
-             kmath::log(T(0.5) * (hi - lo));
+      lad += T(2) * (T(0.69314718055994530941723212145818) - a - softplus(T(-2) * a)) + kmath::log(T(0.5) * (hi - lo));
     }
     lp[row] = T(-0.5) * sq - T(0.5 * D * 1.8378770664093454835606594728112) - lad;
   }
@@ -228,7 +217,8 @@ template <typename T>
 PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::vector<double>& high,
                           const std::vector<LayerParams>& layers)
     : dim_(dim) {
-  if (dim < 1 || dim > kMaxDim) throw std::invalid_argument("D = " + std::to_string(dim) + " exceeds the kernels' limit");
+  if (dim < 1 || dim > kMaxDim)
+    throw std::invalid_argument("D = " + std::to_string(dim) + " exceeds the kernels' limit");
   std::vector<double> flat;
   std::vector<int> ints;
   auto put = [&flat](const std::vector<double>& v) {
@@ -238,7 +228,8 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
   };
   for (const auto& lp : layers) {
     const int H = static_cast<int>(lp.degrees.size());
-    if (H > kMaxHidden) throw std::invalid_argument("hidden width " + std::to_string(H) + " exceeds the kernels' limit");
+    if (H > kMaxHidden)
+      throw std::invalid_argument("hidden width " + std::to_string(H) + " exceeds the kernels' limit");
     // Sort hidden units by degree (stable): masks become block-triangular.
     std::vector<int> perm(H);
     std::iota(perm.begin(), perm.end(), 0);
@@ -276,8 +267,8 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
     L.bf = put(lp.bf);
     L.ends = static_cast<int64_t>(ints.size());
     for (int dd = 0; dd <= dim; ++dd) {
-      ints.push_back(static_cast<int>(std::count_if(lp.degrees.begin(), lp.degrees.end(),
-                                                    [dd](int64_t g) { return g <= dd; })));
+      ints.push_back(
+          static_cast<int>(std::count_if(lp.degrees.begin(), lp.degrees.end(), [dd](int64_t g) { return g <= dd; })));
     }
     L.degrees = static_cast<int64_t>(ints.size());
     for (int u = 0; u < H; ++u) ints.push_back(static_cast<int>(lp.degrees[perm[u]]));
@@ -297,15 +288,13 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
   }
 }
 
-template <typename T>
-void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z) const {
+template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z) const {
   ForwardFunctor<T> f{Data<T>{p_, ints_, layers_, low_, high_, dim_, n_layers()}, x, lp, z};
   Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, n), f);
   Space().fence();
 }
 
-template <typename T>
-void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
+template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
   InverseFunctor<T> f{Data<T>{p_, ints_, layers_, low_, high_, dim_, n_layers()}, z, x, lp};
   Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, n), f);
   Space().fence();

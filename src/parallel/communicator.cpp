@@ -7,8 +7,7 @@ namespace gwflow::parallel {
 namespace {
 
 // MPI counts are int: send large buffers in pieces.
-template <typename T>
-void chunked_allreduce(T* data, int64_t count, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+template <typename T> void chunked_allreduce(T* data, int64_t count, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
   constexpr int64_t kMax = std::numeric_limits<int>::max() / 2;
   for (int64_t off = 0; off < count; off += kMax) {
     const int n = static_cast<int>(std::min(kMax, count - off));
@@ -54,9 +53,7 @@ int64_t Communicator::exclusive_prefix_sum(int64_t v) const {
   return rank_ == 0 ? 0 : out;
 }
 
-void Communicator::broadcast(double* d, int64_t n) const {
-  MPI_Bcast(d, static_cast<int>(n), MPI_DOUBLE, 0, comm_);
-}
+void Communicator::broadcast(double* d, int64_t n) const { MPI_Bcast(d, static_cast<int>(n), MPI_DOUBLE, 0, comm_); }
 void Communicator::broadcast(int& v) const { MPI_Bcast(&v, 1, MPI_INT, 0, comm_); }
 std::vector<std::vector<uint8_t>> Communicator::gather_bytes(const std::vector<uint8_t>& mine) const {
   int n = static_cast<int>(mine.size());

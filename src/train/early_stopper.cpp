@@ -6,7 +6,7 @@ namespace gwflow::train {
 
 EarlyStopper::Verdict EarlyStopper::step(double loss) {
   if (std::isnan(loss)) return Verdict::kStop;  // counts as infinite: stop at once
-  if (loss < best) {                             // strictly lower: the new best model
+  if (loss < best) {                            // strictly lower: the new best model
     best = loss;
     counter = 0;
     return Verdict::kImproved;

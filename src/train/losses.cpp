@@ -16,12 +16,12 @@ bool is_regression(Loss loss) { return loss != Loss::kForwardKL; }
 torch::Tensor loss_terms(Loss loss, const torch::Tensor& lp, const torch::Tensor& w, const torch::Tensor& constant,
                          double w_min) {
   switch (loss) {
-    case Loss::kForwardKL: return -lp;
-    case Loss::kLlMse: return (lp - w + constant).square();
-    case Loss::kWeightedLlMse: {
-      auto a = torch::sqrt(w - w_min);
-      return ((lp - w + constant) * a).square();
-    }
+  case Loss::kForwardKL: return -lp;
+  case Loss::kLlMse: return (lp - w + constant).square();
+  case Loss::kWeightedLlMse: {
+    auto a = torch::sqrt(w - w_min);
+    return ((lp - w + constant) * a).square();
+  }
   }
   return -lp;
 }

@@ -2,7 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/string_utils.h>
-#include <sys/stat.h>
 #include <torch/optim/adam.h>
 
 #include <chrono>
@@ -13,9 +12,10 @@
 
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
+#include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/weights.hpp"
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
-#include "gwflow/io/weights.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/train/quantile.hpp"
 #include "gwflow/version.hpp"
@@ -33,14 +33,6 @@ uint64_t rank_seed(int64_t seed, int rank) {
 }
 
 std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
-/// "size:mtime_ns" of a file: changes when the data is rewritten.
-std::string fingerprint(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "missing";
-  return std::to_string(st.st_size) + ":" +
-         std::to_string(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
-}
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -110,8 +102,8 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
       throw ConfigError("data.boundaries has " + std::to_string(b.low.size()) + " dimensions but " +
                         config.data.train.str() + " has D = " + std::to_string(data.dim));
     }
-    std::tie(low, high) = flow::box_with_margin(torch::tensor(b.low, torch::kFloat64),
-                                                torch::tensor(b.high, torch::kFloat64));
+    std::tie(low, high) =
+        flow::box_with_margin(torch::tensor(b.low, torch::kFloat64), torch::tensor(b.high, torch::kFloat64));
   } else {
     std::tie(low, high) = flow::box_with_margin(data.min, data.max);
   }
@@ -129,7 +121,8 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   }
   if (is_regression(loss_)) {
     if (!config.model.constant) {
-      throw ConfigError("training.loss = \"" + t.loss + "\" fits log_prob + C to data.weights: set model.constant = true");
+      throw ConfigError("training.loss = \"" + t.loss +
+                        "\" fits log_prob + C to data.weights: set model.constant = true");
     }
     if (!data.train_weights.defined()) throw ConfigError("training.loss = \"" + t.loss + "\" needs data.weights");
     train_w_ = data.train_weights.to(flow_->dtype());
@@ -216,13 +209,13 @@ void Trainer::validate(Progress& p) {
   }
   if (config_.training.early_stopping) {
     switch (stopper_.step(p.validation_loss)) {
-      case EarlyStopper::Verdict::kImproved:
-        best_state_.clear();
-        for (const auto& [name, t] : flow_->state_dict()) best_state_.emplace_back(name, t.detach().clone());
-        best_iteration_ = p.iteration;
-        break;
-      case EarlyStopper::Verdict::kStop: stopped_early_ = true; break;
-      case EarlyStopper::Verdict::kContinue: break;
+    case EarlyStopper::Verdict::kImproved:
+      best_state_.clear();
+      for (const auto& [name, t] : flow_->state_dict()) best_state_.emplace_back(name, t.detach().clone());
+      best_iteration_ = p.iteration;
+      break;
+    case EarlyStopper::Verdict::kStop: stopped_early_ = true; break;
+    case EarlyStopper::Verdict::kContinue: break;
     }
   }
 }
@@ -282,8 +275,8 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     auto local_sum = kept.sum();
     // One allreduce for the loss, the row counts and the stop flags of every rank.
     const int sig = parallel::StopSignals::local();
-    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept.numel()),
-                       sig == SIGINT ? 1.0 : 0.0, (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
+    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept.numel()), sig == SIGINT ? 1.0 : 0.0,
+                       (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
     comm_.sum(stats, 4);
     if (stats[1] < 1) {
       throw NumericsError("iteration " + std::to_string(iteration_) + ": no batch row has a finite log_prob");
@@ -339,9 +332,9 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
       c.numbers["adam.step." + item.key()] = static_cast<double>(st.step());
     }
     for (size_t r = 0; r < all_rng.size(); ++r) {
-      c.tensors.emplace_back("rng." + std::to_string(r),
-                             torch::from_blob(all_rng[r].data(), {static_cast<int64_t>(all_rng[r].size())}, torch::kUInt8)
-                                 .clone());
+      c.tensors.emplace_back(
+          "rng." + std::to_string(r),
+          torch::from_blob(all_rng[r].data(), {static_cast<int64_t>(all_rng[r].size())}, torch::kUInt8).clone());
     }
     c.tensors.emplace_back("history.train_loss", vec_tensor(history_.train_loss));
     c.tensors.emplace_back("history.validation_loss", vec_tensor(history_.validation_loss));
@@ -365,8 +358,9 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
     c.text["gwflow_version"] = kVersion;
     c.text["validation_metric"] = history_.validation_metric;
     for (const auto& [k, v] : training_identity(config_)) c.text["config." + k] = v;
-    c.text["data.train"] = fingerprint(config_.data.train.file);
-    if (!config_.data.validation.empty()) c.text["data.validation"] = fingerprint(config_.data.validation.file);
+    c.text["data.train"] = io::file_fingerprint(config_.data.train.file);
+    if (!config_.data.validation.empty())
+      c.text["data.validation"] = io::file_fingerprint(config_.data.validation.file);
     io::write_checkpoint_file(path, c);
     io::prune_checkpoints(dir, kCheckpointsKept);
     std::error_code ec;
@@ -389,7 +383,7 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
     }
   }
   auto fp = c.text.find("data.train");
-  if (fp != c.text.end() && fp->second != fingerprint(config_.data.train.file)) {
+  if (fp != c.text.end() && fp->second != io::file_fingerprint(config_.data.train.file)) {
     throw ConfigError("cannot restart from " + source + ": the training data file " + config_.data.train.file +
                       " changed since the checkpoint (size or modification time)");
   }
@@ -427,7 +421,8 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
   } else {
     if (message) {
       message("the checkpoint was written by " + std::to_string(saved_ranks) + " ranks, this run has " +
-              std::to_string(comm_.size()) + ": the shards change, so the continuation differs from an "
+              std::to_string(comm_.size()) +
+              ": the shards change, so the continuation differs from an "
               "uninterrupted run");
     }
     gen_ = at::detail::createCPUGenerator(rank_seed(config_.training.seed, comm_.rank()) ^

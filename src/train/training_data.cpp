@@ -39,8 +39,7 @@ torch::Tensor read_weights_rows(const config::DatasetRef& ref, int64_t expected,
 
 }  // namespace
 
-TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm,
-                                bool need_weights) {
+TrainingData load_training_data(const config::DataConfig& data, const parallel::Communicator& comm, bool need_weights) {
   if (data.train.empty()) throw ConfigError("data.train is not set (\"FILE.h5:/dataset\")");
   TrainingData td;
   io::File train_file(data.train.file, io::File::Mode::kRead, &comm);
@@ -66,14 +65,13 @@ TrainingData load_training_data(const config::DataConfig& data, const parallel::
 
   if (data.validation.empty()) {
     td.validation_shard = parallel::shard_rows(td.n_validation, comm.rank(), comm.size());
-    td.validation = train_file.read_rows(data.train.path, td.n_train + td.validation_shard.offset,
-                                         td.validation_shard.count);
+    td.validation =
+        train_file.read_rows(data.train.path, td.n_train + td.validation_shard.offset, td.validation_shard.count);
   } else {
     io::File val_file(data.validation.file, io::File::Mode::kRead, &comm);
     const auto vdims = val_file.dims(data.validation.path);
     if (vdims.size() != 2 || vdims[1] != td.dim) {
-      throw DomainError(data.validation.str() + ": expected [N, " + std::to_string(td.dim) +
-                        "] like data.train");
+      throw DomainError(data.validation.str() + ": expected [N, " + std::to_string(td.dim) + "] like data.train");
     }
     td.n_validation = vdims[0];
     td.validation_shard = parallel::shard_rows(td.n_validation, comm.rank(), comm.size());
@@ -84,8 +82,8 @@ TrainingData load_training_data(const config::DataConfig& data, const parallel::
   check_finite(td.validation, vref, td.validation_shard.offset + (data.validation.empty() ? td.n_train : 0), comm);
 
   if (need_weights) {
-    td.train_weights = read_weights_rows(data.weights, n_rows, td.train_shard.offset, td.train_shard.count,
-                                         "data.weights", comm);
+    td.train_weights =
+        read_weights_rows(data.weights, n_rows, td.train_shard.offset, td.train_shard.count, "data.weights", comm);
     check_finite(td.train_weights.unsqueeze(1), data.weights, td.train_shard.offset, comm);
     if (data.validation.empty()) {
       td.validation_weights = read_weights_rows(data.weights, n_rows, td.n_train + td.validation_shard.offset,

@@ -16,7 +16,8 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
   void OnTestPartResult(const ::testing::TestPartResult& r) override {
     if (r.failed()) {
       std::cerr << "[rank " << rank_ << "] " << (r.file_name() ? r.file_name() : "") << ":" << r.line_number()
-                << ": failure\n" << r.summary() << std::endl;
+                << ": failure\n"
+                << r.summary() << std::endl;
     }
   }
 

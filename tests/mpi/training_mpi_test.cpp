@@ -177,7 +177,8 @@ TEST(RegressionTraining, ConstantStartsAtTheQuantileAndApproachesLogZ) {
   // Before training: C = torch.quantile(all training targets, 0.9).
   io::File f(path, io::File::Mode::kRead);
   auto w_all = f.read_rows("/log_pdf", 0, td.n_train);
-  EXPECT_EQ(t.flow()->constant().item<double>(), static_cast<double>(static_cast<float>(torch::quantile(w_all, 0.9).item<double>())));
+  EXPECT_EQ(t.flow()->constant().item<double>(),
+            static_cast<double>(static_cast<float>(torch::quantile(w_all, 0.9).item<double>())));
   t.run({});
   auto r = t.regression_summary();
   if (world().is_root()) {

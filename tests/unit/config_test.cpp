@@ -25,9 +25,8 @@ std::string error_of(const std::string& text, const std::vector<std::string>& se
 }
 
 TEST(Config, DefaultsAndValues) {
-  auto c = load_config(write_config(
-      "[data]\ntrain = \"d.h5:/x\"\n[model]\nn_layers = 2\nhidden_features = [10, 5]\n"
-      "[training]\nlearning_rate = 1\niterations = 7\n"));
+  auto c = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n[model]\nn_layers = 2\nhidden_features = [10, 5]\n"
+                                    "[training]\nlearning_rate = 1\niterations = 7\n"));
   EXPECT_EQ(c.data.train.file, "d.h5");
   EXPECT_EQ(c.data.train.path, "/x");
   EXPECT_EQ(c.model.hidden_features, (std::vector<int64_t>{10, 5}));

@@ -66,7 +66,8 @@ TEST(Reducer, NcclOnOneGpuEqualsMpi) {
   torch::manual_seed(3);
   auto g = torch::randn({1000}, torch::kFloat64);
   auto pc = torch::zeros({1000}, torch::kFloat64).requires_grad_(true);
-  auto pg = torch::zeros({1000}, torch::TensorOptions().dtype(torch::kFloat64).device(torch::kCUDA)).requires_grad_(true);
+  auto pg =
+      torch::zeros({1000}, torch::TensorOptions().dtype(torch::kFloat64).device(torch::kCUDA)).requires_grad_(true);
   pc.mutable_grad() = g.clone();
   pg.mutable_grad() = g.to(torch::kCUDA);
   MpiGradientReducer mpi(comm, {pc});

@@ -78,13 +78,13 @@ TEST_P(FixtureParity, Float32MatchesTheReference) {
 TEST_P(FixtureParity, InfersTheArchitecture) {
   auto state = io::read_weights(test::data_path(GetParam() + ".weights-dict.pt"));
   auto arch = infer_architecture(state);
-  const std::map<std::string, Architecture> expected = {
-      {"std_D3_L2_H10-5", {3, {10, 5}, true}}, {"std_D2_L3_H5", {2, {5, 5, 5}, false}}, {"std_D1_L1_H1", {1, {1}, true}}};
+  const std::map<std::string, Architecture> expected = {{"std_D3_L2_H10-5", {3, {10, 5}, true}},
+                                                        {"std_D2_L3_H5", {2, {5, 5, 5}, false}},
+                                                        {"std_D1_L1_H1", {1, {1}, true}}};
   EXPECT_EQ(arch, expected.at(GetParam())) << arch.describe();
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, FixtureParity,
-                         ::testing::Values("std_D3_L2_H10-5", "std_D2_L3_H5", "std_D1_L1_H1"),
+INSTANTIATE_TEST_SUITE_P(Models, FixtureParity, ::testing::Values("std_D3_L2_H10-5", "std_D2_L3_H5", "std_D1_L1_H1"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

@@ -20,7 +20,8 @@ TEST(Made, MasksAreNonStrictInsideAndStrictAtTheOutput) {
   auto m0 = made->initial_layer()->mask();
   EXPECT_TRUE(torch::equal(m0, torch::tensor({{1, 0, 0}, {1, 1, 0}, {1, 0, 0}, {1, 1, 0}}, torch::kFloat32)));
   auto mb = made->block(0)->layer(1)->mask();
-  EXPECT_TRUE(torch::equal(mb, torch::tensor({{1, 0, 1, 0}, {1, 1, 1, 1}, {1, 0, 1, 0}, {1, 1, 1, 1}}, torch::kFloat32)));
+  EXPECT_TRUE(
+      torch::equal(mb, torch::tensor({{1, 0, 1, 0}, {1, 1, 1, 1}, {1, 0, 1, 0}, {1, 1, 1, 1}}, torch::kFloat32)));
   auto mf = made->final_layer()->mask();
   auto expected = torch::tensor({{0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 1, 0}, {1, 0, 1, 0}, {1, 1, 1, 1}, {1, 1, 1, 1}},
                                 torch::kFloat32);
@@ -42,7 +43,8 @@ TEST(Made, OutputsOfDimensionIDependOnlyOnEarlierInputs) {
     for (int64_t o = 0; o < 2 * d; ++o) {
       auto g = torch::autograd::grad({out[0][o]}, {x}, {}, true, false, true)[0];
       if (!g.defined()) continue;
-      for (int64_t j = o / 2; j < d; ++j) EXPECT_EQ(g[0][j].item<double>(), 0.0) << "D=" << d << " out " << o << " in " << j;
+      for (int64_t j = o / 2; j < d; ++j)
+        EXPECT_EQ(g[0][j].item<double>(), 0.0) << "D=" << d << " out " << o << " in " << j;
     }
   }
 }

@@ -50,7 +50,8 @@ std::vector<Case> cases() {
     out.push_back({"Composite_D" + std::to_string(d), d,
                    [](int64_t dim) {
                      Flow f(Architecture{dim, {6, 3}, false}, torch::kFloat64);
-                     f->box()->set_box(torch::full({dim}, -2.0, torch::kFloat64), torch::full({dim}, 3.0, torch::kFloat64));
+                     f->box()->set_box(torch::full({dim}, -2.0, torch::kFloat64),
+                                       torch::full({dim}, 3.0, torch::kFloat64));
                      return perturbed(f->transform().ptr());
                    },
                    true});
@@ -107,7 +108,8 @@ INSTANTIATE_TEST_SUITE_P(AllTransforms, TransformProperties, ::testing::ValuesIn
 TEST(TanhBox, OutsideRowsGetMinusInfAndDoNotAffectOthers) {
   Flow f(Architecture{2, {5}, false}, torch::kFloat64);
   f->box()->set_box(torch::tensor({0.0, 0.0}, torch::kFloat64), torch::tensor({1.0, 1.0}, torch::kFloat64));
-  auto x = torch::tensor(std::vector<double>{0.5, 0.5, 1.5, 0.5, 0.2, 0.7, NAN, 0.1, 0.0, 0.3}, torch::kFloat64).view({5, 2});
+  auto x = torch::tensor(std::vector<double>{0.5, 0.5, 1.5, 0.5, 0.2, 0.7, NAN, 0.1, 0.0, 0.3}, torch::kFloat64)
+               .view({5, 2});
   auto lp = f->log_prob(x);
   EXPECT_TRUE(std::isfinite(lp[0].item<double>()));
   EXPECT_EQ(lp[1].item<double>(), -INFINITY);

@@ -7,9 +7,9 @@
 namespace gwflow::app {
 
 struct CommandLine {
-  std::string command;                   ///< "train", "sample", ... ("" for --version/--help)
-  std::vector<std::string> positional;   ///< CONFIG, WEIGHTS, generator name, ...
-  std::vector<std::string> overrides;    ///< --set section.key=value, in order
+  std::string command;                         ///< "train", "sample", ... ("" for --version/--help)
+  std::vector<std::string> positional;         ///< CONFIG, WEIGHTS, generator name, ...
+  std::vector<std::string> overrides;          ///< --set section.key=value, in order
   std::map<std::string, std::string> options;  ///< --n, --seed, --out, ... (value or "")
   bool help = false;
   bool version = false;

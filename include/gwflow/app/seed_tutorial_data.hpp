@@ -12,7 +12,6 @@ void seed_tutorial_row(uint64_t seed, uint64_t row, double out[2]);
 
 /// Collective: writes `n` rows into `path`:/x [n, 2] (float64), each rank its own shard,
 /// atomically (partial name, then rename). The file is identical for any number of ranks.
-void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed,
-                              const parallel::Communicator& comm);
+void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed, const parallel::Communicator& comm);
 
 }  // namespace gwflow::app

@@ -24,20 +24,20 @@ struct Box {
 };
 
 struct DataConfig {
-  DatasetRef train;                 ///< [N, D] points
-  DatasetRef weights;               ///< [N] target log density (regression losses)
-  DatasetRef validation;            ///< optional; else the last validation_fraction of train
-  DatasetRef validation_weights;    ///< target log density of data.validation (regression losses)
+  DatasetRef train;               ///< [N, D] points
+  DatasetRef weights;             ///< [N] target log density (regression losses)
+  DatasetRef validation;          ///< optional; else the last validation_fraction of train
+  DatasetRef validation_weights;  ///< target log density of data.validation (regression losses)
   double validation_fraction = 0.1;
-  std::optional<Box> boundaries;    ///< optional box (the 1 % margin is added)
+  std::optional<Box> boundaries;  ///< optional box (the 1 % margin is added)
 };
 
 struct ModelConfig {
   int64_t n_layers = 3;
   std::vector<int64_t> hidden_features{5};  ///< one per layer (an int in the file is repeated)
   bool constant = false;
-  std::string dtype = "float32";            ///< "float32" | "float64"
-  std::string init;                         ///< optional weights file to start from (fine-tuning)
+  std::string dtype = "float32";  ///< "float32" | "float64"
+  std::string init;               ///< optional weights file to start from (fine-tuning)
 };
 
 struct TrainingConfig {
@@ -47,19 +47,19 @@ struct TrainingConfig {
   double learning_rate = 1e-3;
   int64_t validation_step = 20;
   int64_t seed = 0;
-  std::string backend = "torch";    ///< "torch" (the reference path)
-  int64_t checkpoint_every = 100;   ///< 0 = only when stopping or finishing
-  std::string restart = "off";      ///< "off": fresh unless --restart; "auto": continue if possible
-  std::string device = "cpu";       ///< "cpu" | "cuda" (needs a CUDA-enabled LibTorch)
-  std::string reducer = "auto";     ///< gradient allreduce: "auto" | "mpi" | "nccl"
-  int64_t threads = 0;              ///< LibTorch threads per rank; 0 = automatic
+  std::string backend = "torch";      ///< "torch" (the reference path)
+  int64_t checkpoint_every = 100;     ///< 0 = only when stopping or finishing
+  std::string restart = "off";        ///< "off": fresh unless --restart; "auto": continue if possible
+  std::string device = "cpu";         ///< "cpu" | "cuda" (needs a CUDA-enabled LibTorch)
+  std::string reducer = "auto";       ///< gradient allreduce: "auto" | "mpi" | "nccl"
+  int64_t threads = 0;                ///< LibTorch threads per rank; 0 = automatic
   std::string lr_scheduler = "none";  ///< "none" | "plateau" (reduce on plateau, at validations)
   double lr_factor = 0.5;
   int64_t lr_patience = 4;
-  double lr_threshold = 0.02;       ///< relative
+  double lr_threshold = 0.02;  ///< relative
   int64_t lr_cooldown = 0;
   double min_lr = 0;
-  bool early_stopping = false;      ///< stop after `patience` bad validations, keep the best model
+  bool early_stopping = false;  ///< stop after `patience` bad validations, keep the best model
   int64_t patience = 10;
   double min_delta = 0;
 };
@@ -75,20 +75,20 @@ struct SampleConfig {
   std::string out = "runs/seed_tutorial/samples.h5";
   std::optional<Box> boundaries;
   std::string dtype = "float32";
-  std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
-  std::string device = "cpu";       ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
-  int64_t block_size = 65536;       ///< rows per rank per step (bounds memory)
-  int64_t max_candidates = 0;       ///< with boundaries: give up after this many (0 = 1000 n + 10^6)
+  std::string backend = "kokkos";  ///< "kokkos" (fused kernels) | "torch" (the reference path)
+  std::string device = "cpu";      ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
+  int64_t block_size = 65536;      ///< rows per rank per step (bounds memory)
+  int64_t max_candidates = 0;      ///< with boundaries: give up after this many (0 = 1000 n + 10^6)
 };
 
 struct LogprobConfig {
   std::string weights = "runs/seed_tutorial/weights.zip";
   DatasetRef input;
   std::string out = "runs/seed_tutorial/logprob.h5";
-  bool noise = false;               ///< also write /z
+  bool noise = false;  ///< also write /z
   std::string dtype = "float32";
-  std::string backend = "kokkos";   ///< "kokkos" (fused kernels) | "torch" (the reference path)
-  std::string device = "cpu";       ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
+  std::string backend = "kokkos";  ///< "kokkos" (fused kernels) | "torch" (the reference path)
+  std::string device = "cpu";      ///< "cpu" | "cuda" (the LibTorch backend on the GPU)
   int64_t block_size = 65536;
 };
 

@@ -6,8 +6,7 @@ namespace gwflow::flow {
 
 /// Box bounds with mbank's 1 % margin: low = min - 0.01 (max - min), high = max + 0.01 (max - min).
 /// `min`, `max` [D]. Throws DomainError naming the dimension when max - min <= 1e-20.
-std::pair<torch::Tensor, torch::Tensor> box_with_margin(const torch::Tensor& min,
-                                                        const torch::Tensor& max);
+std::pair<torch::Tensor, torch::Tensor> box_with_margin(const torch::Tensor& min, const torch::Tensor& max);
 
 /// Buffers `low`, `high` [D]: set once from data (not trained by gradient).
 /// gwflow improves on the reference: a row outside the open box gets logabsdet = -inf (NaN for a

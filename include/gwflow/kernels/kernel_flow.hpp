@@ -7,8 +7,7 @@
 
 namespace gwflow::kernels {
 
-template <typename T>
-class PackedFlow;
+template <typename T> class PackedFlow;
 
 /// Packs `flow`'s current parameters (in its dtype). Rebuild after the parameters change.
 class KernelFlow {

@@ -17,14 +17,14 @@ inline constexpr int kMaxHidden = 256;
 /// Where each layer's parameters start in the flat array (all row-major).
 struct LayerLayout {
   int hidden = 0;
-  int64_t w = 0, b = 0, winv = 0;         // NaiveLinear
-  int64_t w0 = 0, b0 = 0;                 // MADE initial layer [H, D]
-  int64_t wb[2][2] = {{0, 0}, {0, 0}};    // residual blocks' linear layers [H, H]
+  int64_t w = 0, b = 0, winv = 0;       // NaiveLinear
+  int64_t w0 = 0, b0 = 0;               // MADE initial layer [H, D]
+  int64_t wb[2][2] = {{0, 0}, {0, 0}};  // residual blocks' linear layers [H, H]
   int64_t bb[2][2] = {{0, 0}, {0, 0}};
-  int64_t wf = 0, bf = 0;                 // final layer [2D, H]
-  double logdet = 0;                      // log|det W|
-  int64_t ends = 0;                       // int offset: ends[d] = #hidden units of degree <= d, d = 0..D
-  int64_t degrees = 0;                    // int offset: degree of each (sorted) hidden unit
+  int64_t wf = 0, bf = 0;  // final layer [2D, H]
+  double logdet = 0;       // log|det W|
+  int64_t ends = 0;        // int offset: ends[d] = #hidden units of degree <= d, d = 0..D
+  int64_t degrees = 0;     // int offset: degree of each (sorted) hidden unit
 };
 
 /// Host-side builder input: the parameters of one layer as plain row-major arrays (masks already
@@ -34,8 +34,7 @@ struct LayerParams {
   std::vector<int64_t> degrees;
 };
 
-template <typename T>
-class PackedFlow {
+template <typename T> class PackedFlow {
  public:
   using Space = Kokkos::DefaultHostExecutionSpace;
   /// `low`, `high` [D]; `layers` in forward order. Throws std::invalid_argument if D or a width
@@ -54,8 +53,8 @@ class PackedFlow {
 
   // Device-visible data (public for the functors).
   int dim_ = 0;
-  Kokkos::View<T*, Kokkos::HostSpace> p_;        // every parameter
-  Kokkos::View<int*, Kokkos::HostSpace> ints_;   // degree ranges and degrees
+  Kokkos::View<T*, Kokkos::HostSpace> p_;       // every parameter
+  Kokkos::View<int*, Kokkos::HostSpace> ints_;  // degree ranges and degrees
   Kokkos::View<LayerLayout*, Kokkos::HostSpace> layers_;
   Kokkos::View<T*, Kokkos::HostSpace> low_, high_;
   std::vector<LayerLayout> layout_;

@@ -43,8 +43,8 @@ class RowRandom {
 
   /// Two uniforms in (0, 1) from block j.
   KOKKOS_INLINE_FUNCTION void uniforms(uint32_t j, double& u1, double& u2) const {
-    const Philox4x32 r = philox4x32_10(
-        Philox4x32{{static_cast<uint32_t>(row_), static_cast<uint32_t>(row_ >> 32), j, 0u}}, k0_, k1_);
+    const Philox4x32 r =
+        philox4x32_10(Philox4x32{{static_cast<uint32_t>(row_), static_cast<uint32_t>(row_ >> 32), j, 0u}}, k0_, k1_);
     u1 = uniform_open(r.v[0], r.v[1]);
     u2 = uniform_open(r.v[2], r.v[3]);
   }

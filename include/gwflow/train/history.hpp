@@ -8,9 +8,9 @@ namespace gwflow::train {
 
 struct History {
   int64_t validation_step = 1;
-  std::vector<double> train_loss;         ///< one per iteration
-  std::vector<double> validation_loss;    ///< one per validation
-  std::vector<double> valmetric_value;    ///< one per validation
+  std::vector<double> train_loss;            ///< one per iteration
+  std::vector<double> validation_loss;       ///< one per validation
+  std::vector<double> valmetric_value;       ///< one per validation
   std::vector<double> validation_iteration;  ///< the iteration of each validation
   std::vector<double> learning_rate;         ///< the learning rate at each validation
   double valmetric_mean = 0;

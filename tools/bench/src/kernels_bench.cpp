@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   struct Case {
     const char* name;
     gwflow::flow::Architecture arch;
-  } cases[] = {{"seed tutorial D=2 [5,5,5]", {2, {5, 5, 5}, false}}, {"bank D=6 [100,100,60]", {6, {100, 100, 60}, false}}};
+  } cases[] = {{"seed tutorial D=2 [5,5,5]", {2, {5, 5, 5}, false}},
+               {"bank D=6 [100,100,60]", {6, {100, 100, 60}, false}}};
   torch::NoGradGuard no_grad;
   for (const auto& c : cases) {
     for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
