@@ -6,8 +6,7 @@
 #include <filesystem>
 
 #include "gwflow/app/commands.hpp"
-#include "gwflow/io/atomic_file.hpp"
-#include "gwflow/io/hdf5.hpp"
+#include "gwflow/io/sharded_file.hpp"
 #include "gwflow/kernels/philox.hpp"
 #include "gwflow/parallel/sharding.hpp"
 
@@ -48,23 +47,16 @@ void write_regression_data(const std::string& path, int64_t n, uint64_t seed, co
   for (int64_t i = 0; i < shard.count; ++i) {
     regression_row(seed, shard.offset + i, x.data_ptr<double>() + 3 * i, w.data_ptr<double>()[i]);
   }
-  const std::string tmp = io::partial_path(path);
-  {
-    io::File f(tmp, io::File::Mode::kCreate, &comm);
-    f.create_dataset("/x", {n, 3}, torch::kFloat64);
-    f.create_dataset("/log_pdf", {n}, torch::kFloat64);
-    f.write_rows("/x", shard.offset, x);
-    f.write_rows("/log_pdf", shard.offset, w);
-    f.write_attribute("/", "generator",
-                      std::string("regression-3d: f = e^2 sin^2(pi x0/3) cos^2(pi x1/4) (1+x2) sin^2(pi x2) on "
-                                  "[0,3]x[-2,2]x[0,1]; log_pdf = log f"));
-    f.write_attribute("/", "log_Z", regression_log_z());
-    f.write_attribute("/", "seed", static_cast<int64_t>(seed));
-    f.close();
-  }
-  comm.barrier();
-  if (comm.is_root()) io::commit_file(tmp, path);
-  comm.barrier();
+  io::write_sharded_file(
+      path, shard.offset, {{"/x", {n, 3}, x}, {"/log_pdf", {n}, w}},
+      [seed](io::File& f) {
+        f.write_attribute("/", "generator",
+                          std::string("regression-3d: f = e^2 sin^2(pi x0/3) cos^2(pi x1/4) (1+x2) "
+                                      "sin^2(pi x2) on [0,3]x[-2,2]x[0,1]; log_pdf = log f"));
+        f.write_attribute("/", "log_Z", regression_log_z());
+        f.write_attribute("/", "seed", static_cast<int64_t>(seed));
+      },
+      comm);
 }
 
 }  // namespace gwflow::app

@@ -4,8 +4,7 @@
 #include <filesystem>
 
 #include "gwflow/app/commands.hpp"
-#include "gwflow/io/atomic_file.hpp"
-#include "gwflow/io/hdf5.hpp"
+#include "gwflow/io/sharded_file.hpp"
 #include "gwflow/kernels/philox.hpp"
 #include "gwflow/parallel/sharding.hpp"
 
@@ -26,18 +25,13 @@ void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed,
   auto rows = torch::empty({shard.count, 2}, torch::kFloat64);
   auto* p = rows.data_ptr<double>();
   for (int64_t i = 0; i < shard.count; ++i) seed_tutorial_row(seed, shard.offset + i, p + 2 * i);
-  const std::string tmp = io::partial_path(path);
-  {
-    io::File f(tmp, io::File::Mode::kCreate, &comm);
-    f.create_dataset("/x", {n, 2}, torch::kFloat64);
-    f.write_rows("/x", shard.offset, rows);
-    f.write_attribute("/", "generator", std::string("seed-tutorial: x0 ~ Exp(1), x1 ~ N(0,1), Philox4x32-10"));
-    f.write_attribute("/", "seed", static_cast<int64_t>(seed));
-    f.close();
-  }
-  comm.barrier();
-  if (comm.is_root()) io::commit_file(tmp, path);
-  comm.barrier();
+  io::write_sharded_file(
+      path, shard.offset, {{"/x", {n, 2}, rows}},
+      [seed](io::File& f) {
+        f.write_attribute("/", "generator", std::string("seed-tutorial: x0 ~ Exp(1), x1 ~ N(0,1), Philox4x32-10"));
+        f.write_attribute("/", "seed", static_cast<int64_t>(seed));
+      },
+      comm);
 }
 
 }  // namespace gwflow::app
