@@ -11,7 +11,10 @@
 namespace gwflow::app {
 
 flow::Flow load_flow(const std::string& weights_path, const std::string& dtype) {
-  const auto state = io::read_weights(weights_path);
+  return load_flow(io::read_weights(weights_path), weights_path, dtype);
+}
+
+flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& dtype) {
   try {
     return flow::flow_from_state(state, dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
   } catch (const DomainError& e) {

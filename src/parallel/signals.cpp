@@ -28,8 +28,6 @@ StopSignals::~StopSignals() {
 
 int StopSignals::local() { return g_signal; }
 
-int StopSignals::agreed(const Communicator& comm) { return comm.max(static_cast<int>(g_signal)); }
-
 void StopSignals::raise_for_test(int sig) { g_signal = sig; }
 
 }  // namespace gwflow::parallel

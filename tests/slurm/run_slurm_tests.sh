@@ -67,30 +67,7 @@ fi
 echo "local SLURM up in $(elapsed "$t0") s (port $port)"
 
 mpi2() { "$root/tools/mpirun" -np 2 "$@"; }
-# same A B DATASET...: identical datasets (shape, dtype, bytes).
-same() {
-  "$PY" - "$@" <<'PY'
-import sys, h5py
-a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-for d in sys.argv[3:]:
-    x, y = a[d][()], b[d][()]
-    assert x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes(), d
-PY
-}
-# same_state DIR_A DIR_B: identical weights.zip bytes and final checkpoint tensors.
-same_state() {
-  cmp -s "$1/weights.zip" "$2/weights.zip" || { echo "weights.zip differ"; return 1; }
-  "$PY" - "$1" "$2" <<'PY'
-import glob, sys, h5py, re
-def last(d):
-    return max(glob.glob(f"{d}/checkpoint-*.h5"), key=lambda f: int(re.findall(r"(\d+)\.h5$", f)[0]))
-a, b = h5py.File(last(sys.argv[1]), "r"), h5py.File(last(sys.argv[2]), "r")
-assert a.filename.split("/")[-1] == b.filename.split("/")[-1], (a.filename, b.filename)
-assert sorted(a["tensors"].keys()) == sorted(b["tensors"].keys())
-for k in a["tensors"].keys():
-    assert a["tensors"][k][()].tobytes() == b["tensors"][k][()].tobytes(), k
-PY
-}
+source "$root/tests/cli/compare.sh"  # same, same_state
 # field NAME JOB: a field of `scontrol show job -o JOB`.
 field() { scontrol show job -o "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
 # wait_for TIMEOUT COMMAND...: poll every 0.1 s until COMMAND succeeds.

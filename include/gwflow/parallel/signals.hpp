@@ -1,6 +1,7 @@
 #pragma once
-// Stop requests: SIGINT/SIGTERM/SIGUSR1 only set a flag; ranks agree on it at step boundaries.
-#include "gwflow/parallel/communicator.hpp"
+// Stop requests: SIGINT/SIGTERM/SIGUSR1 only set a flag; the commands agree on it across ranks in
+// the allreduce each step already makes.
+#include <csignal>
 
 namespace gwflow::parallel {
 
@@ -14,8 +15,6 @@ class StopSignals {
 
   /// The signal this rank received (0 if none).
   static int local();
-  /// Collective: the signal any rank received (largest number wins), 0 if none.
-  static int agreed(const Communicator& comm);
   /// For tests: behave as if `sig` had arrived.
   static void raise_for_test(int sig);
 };

@@ -93,8 +93,6 @@ class Trainer {
   /// The signal that stopped the run (0 when it completed).
   int stop_signal() const { return stop_signal_; }
   int64_t iterations_done() const { return iteration_; }
-  /// Global count of validation rows outside the box at the last validation.
-  int64_t validation_outside() const { return validation_outside_; }
   /// Batch rows this rank draws per iteration.
   int64_t local_batch() const { return local_batch_; }
   /// Seconds and bytes of the last checkpoint write (rank 0's view).
