@@ -32,7 +32,8 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
   const auto& arch = trainer.flow()->architecture();
-  print_run_header(log, comm, "train", cfg.training.backend + ", " + cfg.model.dtype, config::to_toml(cfg));
+  print_run_header(log, comm, "train", trainer.backend() + ", " + cfg.model.dtype, config::to_toml(cfg));
+  if (!trainer.backend_note().empty()) log.warn(trainer.backend_note());
   log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
   log.info(
       "data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +

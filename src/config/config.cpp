@@ -274,10 +274,6 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     if (!(c.training.lr_factor > 0 && c.training.lr_factor < 1))
       throw ConfigError("training.lr_factor must be in (0, 1)");
     if (!(c.training.learning_rate > 0)) throw ConfigError("training.learning_rate must be > 0");
-    if (c.training.backend == "kokkos") {
-      throw ConfigError("training.backend = \"kokkos\": the fused gradient kernel is not part of this build yet; "
-                        "use \"torch\" (sample and logprob do use the Kokkos kernels)");
-    }
     s.finish();
   }
   {

@@ -1,6 +1,9 @@
 #include "gwflow/kernels/kernel_flow.hpp"
 
+#include <cstring>
 #include <stdexcept>
+
+#include <torch/csrc/autograd/custom_function.h>
 
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/masked_affine_autoregressive.hpp"
@@ -11,59 +14,103 @@ namespace gwflow::kernels {
 namespace {
 
 std::vector<double> to_vec(const torch::Tensor& t) {
-  auto d = t.detach().to(torch::kFloat64).contiguous();
+  auto d = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
-std::vector<double> masked(const flow::MaskedLinear& m) {
-  return to_vec(m->weight().detach() * m->mask().to(m->weight().dtype()));
-}
+/// log_prob through the kernels, differentiable with respect to the flow's parameters.
+struct KernelLogProb : torch::autograd::Function<KernelLogProb> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               torch::TensorList /*params*/, KernelFlow* k) {
+    ctx->saved_data["kernel"] = reinterpret_cast<int64_t>(k);
+    ctx->save_for_backward({x});
+    return k->log_prob(x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto* k = reinterpret_cast<KernelFlow*>(ctx->saved_data["kernel"].toInt());
+    auto x = ctx->get_saved_variables()[0];
+    torch::autograd::variable_list out{torch::Tensor()};
+    for (auto& g : k->parameter_gradient(x, grad_out[0])) out.push_back(std::move(g));
+    out.emplace_back();  // the KernelFlow pointer
+    return out;
+  }
+};
 
 }  // namespace
 
 KernelFlow::KernelFlow(const flow::FlowImpl& f) : dtype_(f.dtype()), dim_(f.architecture().dim) {
-  torch::NoGradGuard no_grad;
-  std::vector<LayerParams> layers;
+  std::vector<std::vector<int64_t>> degrees;
   auto composite = f.transform();
   for (size_t i = 1; i + 1 < composite->size(); i += 2) {
     auto lin = std::dynamic_pointer_cast<flow::NaiveLinearImpl>(composite->at(i));
     auto maf = std::dynamic_pointer_cast<flow::MaskedAffineAutoregressiveImpl>(composite->at(i + 1));
     if (!lin || !maf) throw DomainError("kernels: the flow is not a standard model");
-    LayerParams p;
-    p.w = to_vec(lin->weight());
-    p.b = to_vec(lin->bias());
     auto net = maf->net();
-    p.w0 = masked(net->initial_layer());
-    p.b0 = to_vec(net->initial_layer()->bias());
+    params_.push_back(lin->weight());
+    params_.push_back(lin->bias());
+    params_.push_back(net->initial_layer()->weight());
+    params_.push_back(net->initial_layer()->bias());
     for (int b = 0; b < 2; ++b) {
       for (int j = 0; j < 2; ++j) {
-        p.wb[b][j] = masked(net->block(b)->layer(j));
-        p.bb[b][j] = to_vec(net->block(b)->layer(j)->bias());
+        params_.push_back(net->block(b)->layer(j)->weight());
+        params_.push_back(net->block(b)->layer(j)->bias());
       }
     }
-    p.wf = masked(net->final_layer());
-    p.bf = to_vec(net->final_layer()->bias());
-    auto deg = net->initial_layer()->degrees().contiguous();
-    p.degrees.assign(deg.data_ptr<int64_t>(), deg.data_ptr<int64_t>() + deg.numel());
-    layers.push_back(std::move(p));
+    params_.push_back(net->final_layer()->weight());
+    params_.push_back(net->final_layer()->bias());
+    auto deg = net->initial_layer()->degrees().to(torch::kCPU).contiguous();
+    degrees.emplace_back(deg.data_ptr<int64_t>(), deg.data_ptr<int64_t>() + deg.numel());
   }
   const auto low = to_vec(f.box()->low()), high = to_vec(f.box()->high());
   try {
     if (dtype_ == torch::kFloat64) {
-      f64_ = std::make_unique<PackedFlow<double>>(static_cast<int>(dim_), low, high, layers);
+      f64_ = std::make_unique<PackedFlow<double>>(static_cast<int>(dim_), low, high, degrees);
     } else {
-      f32_ = std::make_unique<PackedFlow<float>>(static_cast<int>(dim_), low, high, layers);
+      f32_ = std::make_unique<PackedFlow<float>>(static_cast<int>(dim_), low, high, degrees);
     }
   } catch (const std::invalid_argument& e) {
     throw DomainError(std::string("kernels: ") + e.what() + " (use backend = \"torch\")");
   }
+  update();
 }
 
 KernelFlow::~KernelFlow() = default;
 
+int64_t KernelFlow::forward_macs() const { return f64_ ? f64_->forward_macs() : f32_->forward_macs(); }
+
+void KernelFlow::update() {
+  const int64_t n = f64_ ? f64_->n_parameters() : f32_->n_parameters();
+  canonical_.resize(static_cast<size_t>(n));
+  int64_t off = 0;
+  for (const auto& p : params_) {
+    auto t = p.detach();
+    if (!t.device().is_cpu() || !t.is_contiguous()) t = t.to(torch::kCPU).contiguous();
+    const int64_t m = t.numel();
+    if (t.scalar_type() == torch::kFloat64) {
+      std::memcpy(canonical_.data() + off, t.data_ptr<double>(), static_cast<size_t>(m) * sizeof(double));
+    } else {
+      auto f = t.to(torch::kFloat32);
+      const float* s = f.data_ptr<float>();
+      for (int64_t i = 0; i < m; ++i) canonical_[off + i] = s[i];
+    }
+    off += m;
+  }
+  if (off != n) throw std::logic_error("kernels: parameter count mismatch");
+  try {
+    if (f64_) {
+      f64_->set_parameters(canonical_.data());
+    } else {
+      f32_->set_parameters(canonical_.data());
+    }
+  } catch (const std::invalid_argument& e) {
+    throw NumericsError(std::string("kernels: ") + e.what());
+  }
+}
+
 torch::Tensor KernelFlow::log_prob(const torch::Tensor& x_in, torch::Tensor* z) const {
   TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
-  auto x = x_in.to(dtype_).contiguous();
+  auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
   const int64_t n = x.size(0);
   auto lp = torch::empty({n}, x.options());
   if (z) *z = torch::empty({n, dim_}, x.options());
@@ -75,9 +122,34 @@ torch::Tensor KernelFlow::log_prob(const torch::Tensor& x_in, torch::Tensor* z) 
   return lp;
 }
 
+torch::Tensor KernelFlow::log_prob_with_grad(const torch::Tensor& x) {
+  return KernelLogProb::apply(x, torch::TensorList(params_), this);
+}
+
+std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x_in, const torch::Tensor& g_in) const {
+  auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
+  auto g = g_in.detach().to(torch::kCPU, dtype_).contiguous();
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == dim_ && g.numel() == x.size(0), "kernels: bad gradient arguments");
+  std::vector<double> grad(canonical_.size(), 0.0);
+  if (f64_) {
+    f64_->gradient(x.data_ptr<double>(), g.data_ptr<double>(), x.size(0), grad.data());
+  } else {
+    f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data());
+  }
+  std::vector<torch::Tensor> out;
+  out.reserve(params_.size());
+  int64_t off = 0;
+  for (const auto& p : params_) {
+    auto t = torch::from_blob(grad.data() + off, p.sizes(), torch::kFloat64).to(p.options(), false, true);
+    off += p.numel();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 flow::Samples KernelFlow::sample_and_log_prob_from_noise(const torch::Tensor& z_in) const {
   TORCH_CHECK(z_in.dim() == 2 && z_in.size(1) == dim_, "kernels: expected noise [N, ", dim_, "]");
-  auto z = z_in.to(dtype_).contiguous();
+  auto z = z_in.detach().to(torch::kCPU, dtype_).contiguous();
   const int64_t n = z.size(0);
   flow::Samples s{torch::empty({n, dim_}, z.options()), torch::empty({n}, z.options())};
   if (f64_) {

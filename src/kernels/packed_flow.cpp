@@ -6,23 +6,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "tile_kernels.hpp"
+
 namespace gwflow::kernels {
 namespace {
 
-// Kokkos 3.x keeps its device-callable math in Kokkos::Experimental, Kokkos 4.x in Kokkos.
-#if KOKKOS_VERSION >= 40000
-namespace kmath = ::Kokkos;
-#else
-namespace kmath = ::Kokkos::Experimental;
-#endif
-
-template <typename T> KOKKOS_INLINE_FUNCTION T softplus(T u) { return u > T(20) ? u : kmath::log1p(kmath::exp(u)); }
-
-template <typename T> KOKKOS_INLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
+/// Rows per tile: the compile-time trip count of every inner loop.
+template <typename T> constexpr int kTile = sizeof(T) == 4 ? 64 : 32;
 
 /// Inverse and log|det| of a D x D row-major matrix by Gauss-Jordan with partial pivoting.
-double invert(int d, const std::vector<double>& a, std::vector<double>& inv) {
-  std::vector<double> m(a);
+double invert(int d, const double* a, std::vector<double>& inv) {
+  std::vector<double> m(a, a + static_cast<size_t>(d) * d);
   inv.assign(static_cast<size_t>(d) * d, 0.0);
   for (int i = 0; i < d; ++i) inv[i * d + i] = 1.0;
   double logdet = 0;
@@ -31,7 +25,8 @@ double invert(int d, const std::vector<double>& a, std::vector<double>& inv) {
     for (int r = c + 1; r < d; ++r) {
       if (std::abs(m[r * d + c]) > std::abs(m[piv * d + c])) piv = r;
     }
-    if (m[piv * d + c] == 0.0) throw std::invalid_argument("a NaiveLinear weight matrix is singular");
+    if (m[piv * d + c] == 0.0 || !std::isfinite(m[piv * d + c]))
+      throw std::invalid_argument("a NaiveLinear weight matrix is singular or not finite");
     if (piv != c) {
       for (int k = 0; k < d; ++k) {
         std::swap(m[piv * d + k], m[c * d + k]);
@@ -57,157 +52,99 @@ double invert(int d, const std::vector<double>& a, std::vector<double>& inv) {
   return logdet;
 }
 
-template <typename T> struct Data {
-  Kokkos::View<T*, Kokkos::HostSpace> p;
-  Kokkos::View<int*, Kokkos::HostSpace> ints;
-  Kokkos::View<LayerLayout*, Kokkos::HostSpace> layers;
-  Kokkos::View<T*, Kokkos::HostSpace> low, high;
-  int dim, n_layers;
-};
-
-/// The MADE layers for hidden units [u_begin, u_end) given inputs y[0 .. deg(u)): hidden values
-/// at every stage (hs0, a0, hs1, a1, hs2), each unit reading only units of lower or equal degree.
-template <typename T>
-KOKKOS_INLINE_FUNCTION void made_units(const Data<T>& d, const LayerLayout& L, int u_begin, int u_end, const T* y,
-                                       T* hs0, T* a0, T* hs1, T* a1, T* hs2) {
-  const int D = d.dim, H = L.hidden;
-  const int* ends = &d.ints(L.ends);
-  const int* deg = &d.ints(L.degrees);
-  for (int u = u_begin; u < u_end; ++u) {
-    T acc = d.p(L.b0 + u);
-    for (int j = 0; j < deg[u]; ++j) acc += d.p(L.w0 + u * D + j) * y[j];
-    hs0[u] = acc;
-  }
-  T* in[2] = {hs0, hs1};
-  T* mid[2] = {a0, a1};
-  T* out[2] = {hs1, hs2};
-  for (int b = 0; b < 2; ++b) {
-    for (int u = u_begin; u < u_end; ++u) {
-      const int lim = ends[deg[u]];
-      T acc = d.p(L.bb[b][0] + u);
-      for (int v = 0; v < lim; ++v) acc += d.p(L.wb[b][0] + u * H + v) * relu(in[b][v]);
-      mid[b][u] = acc;
-    }
-    for (int u = u_begin; u < u_end; ++u) {
-      const int lim = ends[deg[u]];
-      T acc = d.p(L.bb[b][1] + u);
-      for (int v = 0; v < lim; ++v) acc += d.p(L.wb[b][1] + u * H + v) * relu(mid[b][v]);
-      out[b][u] = in[b][u] + acc;
-    }
-  }
+template <typename T> detail::FlowData<T> flow_data(const PackedFlow<T>& f) {
+  return detail::FlowData<T>{f.p_.data(), f.ints_.data(), f.layers_.data(), f.box_.data(), f.dim_, f.n_layers()};
 }
 
-/// Unconstrained scale and shift of dimension i from the final hidden values (units of degree <= i).
-template <typename T>
-KOKKOS_INLINE_FUNCTION void made_output(const Data<T>& d, const LayerLayout& L, int i, const T* hs2, T& scale,
-                                        T& shift) {
-  const int H = L.hidden;
-  const int lim = d.ints(L.ends + i);
-  T us = d.p(L.bf + 2 * i), sh = d.p(L.bf + 2 * i + 1);
-  for (int v = 0; v < lim; ++v) {
-    us += d.p(L.wf + (2 * i) * H + v) * hs2[v];
-    sh += d.p(L.wf + (2 * i + 1) * H + v) * hs2[v];
-  }
-  scale = softplus(us) + T(1e-3);
-  shift = sh;
-}
+using Token = Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpace>;
 
-template <typename T> struct ForwardFunctor {
-  Data<T> d;
+template <typename T> KOKKOS_INLINE_FUNCTION bool finite(T v) { return v - v == T(0); }
+
+template <typename T, int R> struct LogProbFunctor {
+  detail::FlowData<T> d;
+  T* scratch;
+  TileScratch ts;
+  int hmax;
   const T* x;
+  int64_t n;
   T* lp;
   T* z;
-  KOKKOS_INLINE_FUNCTION void operator()(const int64_t row) const {
-    const int D = d.dim;
-    T v[kMaxDim], y[kMaxDim];
-    T hs0[kMaxHidden], a0[kMaxHidden], hs1[kMaxHidden], a1[kMaxHidden], hs2[kMaxHidden];
-    T lad = 0;
-    bool nan_row = false, outside = false;
-    for (int k = 0; k < D; ++k) {
-      const T xv = x[row * D + k];
-      if (xv != xv) nan_row = true;
-      const T lo = d.low(k), hi = d.high(k);
-      const T t = (T(2) * xv - hi - lo) / (hi - lo);
-      if (!(kmath::fabs(t) < T(1))) {
-        outside = true;
-        continue;
-      }
-      v[k] = kmath::atanh(t);
-      lad -= kmath::log1p(-t) + kmath::log1p(t) + kmath::log(T(0.5) * (hi - lo));
-    }
-    if (nan_row || outside) {
-      lp[row] = nan_row ? static_cast<T>(NAN) : -static_cast<T>(INFINITY);
-      if (z) {
-        for (int k = 0; k < D; ++k) z[row * D + k] = static_cast<T>(NAN);
-      }
-      return;
-    }
-    for (int l = 0; l < d.n_layers; ++l) {
-      const LayerLayout& L = d.layers(l);
-      for (int r = 0; r < D; ++r) {
-        T acc = d.p(L.b + r);
-        for (int c = 0; c < D; ++c) acc += d.p(L.w + r * D + c) * v[c];
-        y[r] = acc;
-      }
-      lad += T(L.logdet);
-      made_units(d, L, 0, L.hidden, y, hs0, a0, hs1, a1, hs2);
-      for (int i = 0; i < D; ++i) {
-        T s, sh;
-        made_output(d, L, i, hs2, s, sh);
-        v[i] = s * y[i] + sh;
-        lad += kmath::log(s);
-      }
-    }
-    T sq = 0;
-    for (int k = 0; k < D; ++k) sq += v[k] * v[k];
-    lp[row] = T(-0.5) * sq - T(0.5 * D * 1.8378770664093454835606594728112) + lad;
+  Token token;
+  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
+    const int id = token.acquire();
+    T* s = scratch + id * ts.size;
+    const int64_t row0 = tile * R;
+    T out[R];
+    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n, out);
+    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
     if (z) {
-      for (int k = 0; k < D; ++k) z[row * D + k] = v[k];
+      const T* zt = s + ts.z;
+      for (int r = 0; r < m; ++r) {
+        for (int k = 0; k < d.dim; ++k) z[(row0 + r) * d.dim + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
+      }
     }
+    token.release(id);
   }
 };
 
-template <typename T> struct InverseFunctor {
-  Data<T> d;
+template <typename T, int R> struct SampleFunctor {
+  detail::FlowData<T> d;
+  T* scratch;
+  TileScratch ts;
+  int hmax;
   const T* z;
+  int64_t n;
   T* x;
   T* lp;
-  KOKKOS_INLINE_FUNCTION void operator()(const int64_t row) const {
-    const int D = d.dim;
-    T v[kMaxDim], y[kMaxDim];
-    T hs0[kMaxHidden], a0[kMaxHidden], hs1[kMaxHidden], a1[kMaxHidden], hs2[kMaxHidden];
-    T lad = 0, sq = 0;
-    for (int k = 0; k < D; ++k) {
-      v[k] = z[row * D + k];
-      sq += v[k] * v[k];
+  Token token;
+  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
+    const int id = token.acquire();
+    T* s = scratch + id * ts.size;
+    const int64_t row0 = tile * R;
+    T out[R];
+    T* xt = s + ts.gv;  // [D][R], unused by the inverse otherwise
+    detail::inverse_tile<T, R>(d, s, ts, hmax, z, row0, n, xt, out);
+    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    for (int r = 0; r < m; ++r) {
+      lp[row0 + r] = out[r];
+      for (int k = 0; k < d.dim; ++k) x[(row0 + r) * d.dim + k] = xt[k * R + r];
     }
-    for (int l = d.n_layers - 1; l >= 0; --l) {
-      const LayerLayout& L = d.layers(l);
-      const int* ends = &d.ints(L.ends);
-      // MAF inverse: dimension i needs only the hidden units of degree <= i, and those of degree
-      // exactly i need only y[0 .. i): each unit is computed once, one network pass in all.
-      for (int i = 0; i < D; ++i) {
-        made_units(d, L, i == 0 ? 0 : ends[i - 1], ends[i], y, hs0, a0, hs1, a1, hs2);
-        T s, sh;
-        made_output(d, L, i, hs2, s, sh);
-        y[i] = (v[i] - sh) / s;
-        lad -= kmath::log(s);
-      }
-      for (int r = 0; r < D; ++r) {
-        T acc = 0;
-        for (int c = 0; c < D; ++c) acc += d.p(L.winv + r * D + c) * (y[c] - d.p(L.b + c));
-        v[r] = acc;
-      }
-      lad -= T(L.logdet);
+    token.release(id);
+  }
+};
+
+template <typename T, int R> struct GradientFunctor {
+  detail::FlowData<T> d;
+  T* scratch;
+  TileScratch ts;
+  int hmax;
+  const T* x;
+  const T* g;
+  int64_t n;
+  double* grads;  // per slot: packed gradient [np] + sum of g
+  int64_t np;
+  Token token;
+  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
+    const int id = token.acquire();
+    T* s = scratch + id * ts.size;
+    double* G = grads + id * (np + 1);
+    const int64_t row0 = tile * R;
+    T out[R];
+    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n, out);
+    T* gt = s + ts.g;
+    T sum = T(0);
+    bool any = false;
+    for (int r = 0; r < R; ++r) {
+      gt[r] = row0 + r < n && finite(out[r]) ? g[row0 + r] : T(0);
+      any = any || gt[r] != T(0);
+      sum += gt[r];
     }
-    for (int k = 0; k < D; ++k) {
-      const T lo = d.low(k), hi = d.high(k);
-      const T t = kmath::tanh(v[k]);
-      x[row * D + k] = (t * (hi - lo) + hi + lo) / T(2);
-      const T a = kmath::fabs(v[k]);
-      lad += T(2) * (T(0.69314718055994530941723212145818) - a - softplus(T(-2) * a)) + kmath::log(T(0.5) * (hi - lo));
+    if (any) {
+      detail::backward_tile<T, R>(d, s, ts, hmax, gt, G);
+      G[np] += static_cast<double>(sum);
     }
-    lp[row] = T(-0.5) * sq - T(0.5 * D * 1.8378770664093454835606594728112) - lad;
+    token.release(id);
   }
 };
 
@@ -215,89 +152,183 @@ template <typename T> struct InverseFunctor {
 
 template <typename T>
 PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::vector<double>& high,
-                          const std::vector<LayerParams>& layers)
+                          const std::vector<std::vector<int64_t>>& degrees)
     : dim_(dim) {
   if (dim < 1 || dim > kMaxDim)
     throw std::invalid_argument("D = " + std::to_string(dim) + " exceeds the kernels' limit");
-  std::vector<double> flat;
+  const int D = dim;
   std::vector<int> ints;
-  auto put = [&flat](const std::vector<double>& v) {
-    const int64_t off = static_cast<int64_t>(flat.size());
-    flat.insert(flat.end(), v.begin(), v.end());
+  int64_t packed = 0, canon = 0;
+  auto put = [&](int64_t count, const std::vector<int64_t>& src) {  // src: canonical index per slot
+    const int64_t off = packed;
+    gather_.insert(gather_.end(), src.begin(), src.end());
+    packed += count;
     return off;
   };
-  for (const auto& lp : layers) {
-    const int H = static_cast<int>(lp.degrees.size());
-    if (H > kMaxHidden)
+  auto identity = [&](int64_t count) {
+    std::vector<int64_t> src(count);
+    std::iota(src.begin(), src.end(), canon);
+    canon += count;
+    return src;
+  };
+  for (const auto& deg : degrees) {
+    const int H = static_cast<int>(deg.size());
+    if (H < 1 || H > kMaxHidden)
       throw std::invalid_argument("hidden width " + std::to_string(H) + " exceeds the kernels' limit");
+    max_hidden_ = std::max(max_hidden_, H);
+    canonical_offset_.push_back(canon);
     // Sort hidden units by degree (stable): masks become block-triangular.
     std::vector<int> perm(H);
     std::iota(perm.begin(), perm.end(), 0);
-    std::stable_sort(perm.begin(), perm.end(), [&](int a, int b) { return lp.degrees[a] < lp.degrees[b]; });
+    std::stable_sort(perm.begin(), perm.end(), [&](int a, int b) { return deg[a] < deg[b]; });
     LayerLayout L;
     L.hidden = H;
-    std::vector<double> winv;
-    L.logdet = invert(dim, lp.w, winv);
-    L.w = put(lp.w);
-    L.b = put(lp.b);
-    L.winv = put(winv);
-    std::vector<double> w0(static_cast<size_t>(H) * dim), b0(H);
+    L.w = put(D * D, identity(D * D));
+    L.b = put(D, identity(D));
+    L.winv = put(D * D, std::vector<int64_t>(D * D, -1));
+    // Canonical blocks: w0 [H, D], b0 [H], blocks' (w [H, H], b [H]) x 4, wf [2D, H], bf [2D].
+    const int64_t c_w0 = canon, c_b0 = c_w0 + H * D;
+    std::vector<int64_t> src(static_cast<size_t>(H) * D);
     for (int u = 0; u < H; ++u) {
-      b0[u] = lp.b0[perm[u]];
-      for (int j = 0; j < dim; ++j) w0[u * dim + j] = lp.w0[perm[u] * dim + j];
+      for (int j = 0; j < D; ++j) src[u * D + j] = c_w0 + perm[u] * D + j;
     }
-    L.w0 = put(w0);
-    L.b0 = put(b0);
+    L.w0 = put(H * D, src);
+    src.assign(H, 0);
+    for (int u = 0; u < H; ++u) src[u] = c_b0 + perm[u];
+    L.b0 = put(H, src);
+    int64_t c = c_b0 + H;
     for (int b = 0; b < 2; ++b) {
       for (int j = 0; j < 2; ++j) {
-        std::vector<double> w(static_cast<size_t>(H) * H), bias(H);
+        src.assign(static_cast<size_t>(H) * H, 0);
         for (int u = 0; u < H; ++u) {
-          bias[u] = lp.bb[b][j][perm[u]];
-          for (int v = 0; v < H; ++v) w[u * H + v] = lp.wb[b][j][perm[u] * H + perm[v]];
+          for (int v = 0; v < H; ++v) src[u * H + v] = c + perm[u] * H + perm[v];
         }
-        L.wb[b][j] = put(w);
-        L.bb[b][j] = put(bias);
+        L.wb[b][j] = put(H * H, src);
+        c += H * H;
+        src.assign(H, 0);
+        for (int u = 0; u < H; ++u) src[u] = c + perm[u];
+        L.bb[b][j] = put(H, src);
+        c += H;
       }
     }
-    std::vector<double> wf(static_cast<size_t>(2) * dim * H);
-    for (int o = 0; o < 2 * dim; ++o) {
-      for (int v = 0; v < H; ++v) wf[o * H + v] = lp.wf[o * H + perm[v]];
+    src.assign(static_cast<size_t>(2) * D * H, 0);
+    for (int o = 0; o < 2 * D; ++o) {
+      for (int v = 0; v < H; ++v) src[o * H + v] = c + o * H + perm[v];
     }
-    L.wf = put(wf);
-    L.bf = put(lp.bf);
+    L.wf = put(2 * D * H, src);
+    c += 2 * D * H;
+    src.resize(2 * D);
+    std::iota(src.begin(), src.end(), c);
+    L.bf = put(2 * D, src);
+    canon = c + 2 * D;
     L.ends = static_cast<int64_t>(ints.size());
-    for (int dd = 0; dd <= dim; ++dd) {
-      ints.push_back(
-          static_cast<int>(std::count_if(lp.degrees.begin(), lp.degrees.end(), [dd](int64_t g) { return g <= dd; })));
+    for (int dd = 0; dd <= D; ++dd) {
+      ints.push_back(static_cast<int>(std::count_if(deg.begin(), deg.end(), [dd](int64_t g) { return g <= dd; })));
     }
     L.degrees = static_cast<int64_t>(ints.size());
-    for (int u = 0; u < H; ++u) ints.push_back(static_cast<int>(lp.degrees[perm[u]]));
+    for (int u = 0; u < H; ++u) ints.push_back(static_cast<int>(deg[perm[u]]));
+    // Multiply-adds of one row's forward pass: W, the masked MADE products, the final layer.
+    macs_ += D * D;
+    for (int u = 0; u < H; ++u) {
+      const int du = static_cast<int>(deg[perm[u]]);
+      macs_ += du + 4 * ints[L.ends + du];
+    }
+    for (int i = 0; i < D; ++i) macs_ += 2 * ints[L.ends + i];
     layout_.push_back(L);
   }
-  p_ = Kokkos::View<T*, Kokkos::HostSpace>("gwflow::kernels::params", flat.size());
-  for (size_t i = 0; i < flat.size(); ++i) p_(i) = static_cast<T>(flat[i]);
-  ints_ = Kokkos::View<int*, Kokkos::HostSpace>("gwflow::kernels::ints", std::max<size_t>(ints.size(), 1));
+  canonical_offset_.push_back(canon);
+  winv_.resize(layout_.size());
+  p_ = Kokkos::View<T*, Memory>("gwflow::kernels::params", packed);
+  ints_ = Kokkos::View<int*, Memory>("gwflow::kernels::ints", std::max<size_t>(ints.size(), 1));
   for (size_t i = 0; i < ints.size(); ++i) ints_(i) = ints[i];
-  layers_ = Kokkos::View<LayerLayout*, Kokkos::HostSpace>("gwflow::kernels::layers", layout_.size());
-  for (size_t i = 0; i < layout_.size(); ++i) layers_(i) = layout_[i];
-  low_ = Kokkos::View<T*, Kokkos::HostSpace>("gwflow::kernels::low", dim);
-  high_ = Kokkos::View<T*, Kokkos::HostSpace>("gwflow::kernels::high", dim);
-  for (int k = 0; k < dim; ++k) {
-    low_(k) = static_cast<T>(low[k]);
-    high_(k) = static_cast<T>(high[k]);
+  layers_ = Kokkos::View<LayerLayout*, Memory>("gwflow::kernels::layers", layout_.size());
+  box_ = Kokkos::View<T*, Memory>("gwflow::kernels::box", 3 * D);
+  for (int k = 0; k < D; ++k) {
+    box_(k) = static_cast<T>(low[k]);
+    box_(D + k) = static_cast<T>(high[k]);
+    box_(2 * D + k) = static_cast<T>(std::log(0.5 * (high[k] - low[k])));
+  }
+  constexpr int R = kTile<T>;
+  TileScratch& t = tile_scratch_;
+  const int64_t wide = std::max(max_hidden_, 2 * D) * R;
+  t.layer_stride = static_cast<int64_t>(4 * D + 5 * max_hidden_) * R;
+  int64_t off = t.layer_stride * std::max<int64_t>(1, n_layers());
+  for (int64_t* slot : {&t.z, &t.gv, &t.gy, &t.gus, &t.gsh}) {
+    *slot = off;
+    off += D * R;
+  }
+  t.lad = off;
+  t.g = off + R;
+  off += 2 * R;
+  for (int64_t* slot : {&t.gh, &t.gt, &t.tr}) {
+    *slot = off;
+    off += wide;
+  }
+  t.size = off;
+}
+
+template <typename T> void PackedFlow<T>::set_parameters(const double* canonical) {
+  for (size_t i = 0; i < gather_.size(); ++i) p_(i) = gather_[i] >= 0 ? static_cast<T>(canonical[gather_[i]]) : T(0);
+  const int D = dim_;
+  for (size_t l = 0; l < layout_.size(); ++l) {
+    LayerLayout& L = layout_[l];
+    L.logdet = invert(D, canonical + canonical_offset_[l], winv_[l]);
+    for (int i = 0; i < D * D; ++i) p_(L.winv + i) = static_cast<T>(winv_[l][i]);
+    layers_(l) = L;
   }
 }
 
 template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z) const {
-  ForwardFunctor<T> f{Data<T>{p_, ints_, layers_, low_, high_, dim_, n_layers()}, x, lp, z};
-  Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, n), f);
+  constexpr int R = kTile<T>;
+  Token token;
+  const int64_t need = token.size() * tile_scratch_.size;
+  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  LogProbFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, n, lp, z, token};
+  Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
 }
 
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
-  InverseFunctor<T> f{Data<T>{p_, ints_, layers_, low_, high_, dim_, n_layers()}, z, x, lp};
-  Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, n), f);
+  constexpr int R = kTile<T>;
+  Token token;
+  const int64_t need = token.size() * tile_scratch_.size;
+  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  SampleFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, z, n, x, lp, token};
+  Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
+}
+
+template <typename T> void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad) const {
+  constexpr int R = kTile<T>;
+  Token token;
+  const int slots = token.size();
+  const int64_t np = static_cast<int64_t>(p_.extent(0));
+  const int64_t need = slots * tile_scratch_.size;
+  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  if (grads_.extent(0) < static_cast<size_t>(slots * (np + 1))) {
+    grads_ = Kokkos::View<double*, Memory>("gwflow::kernels::grads", slots * (np + 1));
+  } else {
+    Kokkos::deep_copy(grads_, T(0));
+  }
+  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, grads_.data(), np, token};
+  Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  Space().fence();
+  // Per-slot partial sums, added in slot order (deterministic for a given thread count).
+  const int D = dim_;
+  for (int s = 0; s < slots; ++s) {
+    const double* G = grads_.data() + s * (np + 1);
+    for (int64_t i = 0; i < np; ++i) {
+      if (gather_[i] >= 0) grad[gather_[i]] += G[i];
+    }
+    // d log|det W| / dW = W^{-T}, once per row and layer.
+    const double sum_g = G[np];
+    for (size_t l = 0; l < layout_.size(); ++l) {
+      double* gw = grad + canonical_offset_[l];
+      for (int a = 0; a < D; ++a) {
+        for (int c = 0; c < D; ++c) gw[a * D + c] += sum_g * winv_[l][c * D + a];
+      }
+    }
+  }
 }
 
 template class PackedFlow<float>;

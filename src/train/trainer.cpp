@@ -14,6 +14,7 @@
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/weights.hpp"
+#include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/parallel/signals.hpp"
@@ -151,6 +152,19 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   stopper_.patience = t.patience;
   stopper_.min_delta = t.min_delta;
   params_ = flow_->parameters();
+  backend_ = t.backend;
+  if (backend_ == "kokkos" && device_.is_cuda()) {
+    backend_ = "torch";
+    backend_note_ = "training.backend = \"kokkos\": the fused kernels of this build run on the CPU; training on cuda "
+                    "uses the LibTorch backend";
+  } else if (backend_ == "kokkos") {
+    try {
+      kernel_ = std::make_unique<kernels::KernelFlow>(*flow_);
+    } catch (const DomainError& e) {
+      backend_ = "torch";
+      backend_note_ = std::string(e.what()) + "; training uses the LibTorch backend";
+    }
+  }
   adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
   reducer_ = parallel::make_gradient_reducer(t.reducer, comm_, params_);
   gen_ = at::detail::createCPUGenerator(rank_seed(t.seed, comm_.rank()));
@@ -167,7 +181,7 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 Trainer::~Trainer() = default;
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::terms(const torch::Tensor& x, const torch::Tensor& w, double w_min) {
-  auto lp = flow_->log_prob(x);
+  auto lp = kernel_ ? kernel_->log_prob_with_grad(x) : flow_->log_prob(x);
   auto ok = torch::isfinite(lp);
   auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, lp.options());
   return {loss_terms(loss_, lp, w, c, w_min).masked_select(ok), ok};
@@ -181,8 +195,14 @@ void Trainer::validate(Progress& p) {
   for (int64_t off = 0; off < validation_.size(0); off += kEvalChunk) {
     const int64_t rows = std::min(kEvalChunk, validation_.size(0) - off);
     auto x = validation_.narrow(0, off, rows);
-    auto r = flow_->forward(x);
-    auto lp = flow::standard_normal_log_prob(r.outputs) + r.logabsdet;
+    flow::TransformResult r;
+    torch::Tensor lp;
+    if (kernel_) {
+      lp = kernel_->log_prob(x, &r.outputs);
+    } else {
+      r = flow_->forward(x);
+      lp = flow::standard_normal_log_prob(r.outputs) + r.logabsdet;
+    }
     auto ok = torch::isfinite(lp);
     auto w = regression ? validation_w_.narrow(0, off, rows) : torch::Tensor();
     stats[0] += loss_terms(loss_, lp, w, c, validation_w_min_).masked_select(ok).sum().item<double>();
@@ -290,6 +310,7 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     (local_sum / stats[1]).backward();
     reducer_->allreduce();
     adam_->step();
+    if (kernel_) kernel_->update();
     history_.train_loss.push_back(p.train_loss);
     if (iteration_ % t.validation_step == 0) {  // as mbank: from iteration 0, after its step
       validate(p);
@@ -405,6 +426,7 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
   } catch (const DomainError& e) {
     throw IoError(source + ": " + e.what());
   }
+  if (kernel_) kernel_->update();
   adam_->state().clear();
   for (const auto& item : flow_->named_parameters()) {
     if (!tensors.count("adam.exp_avg." + item.key())) continue;

@@ -1,7 +1,8 @@
 // The fused Kokkos kernels against the LibTorch model (the reference): every fixture model and
 // random models (D = 1..8, several widths and layer counts, float64 and float32): log_prob, z,
-// samples and their log_prob; 1e-12 relative in float64 (1e-10 on the fixtures' extreme weights),
-// 1e-5 in float32.
+// samples and their log_prob, and every parameter gradient (the gradient kernel directly and
+// through the autograd Function); 1e-12 relative in float64 (1e-10 on the fixtures' extreme
+// weights), 1e-5 in float32.
 #include <torch/serialize.h>
 
 #include "gwflow/flow/flow.hpp"
@@ -57,6 +58,68 @@ void compare(flow::Flow& f, double tol) {
       << "sample log_prob (LibTorch: " << torch_lp << ")";
 }
 
+/// max |a - b| / max |b| (gradients sum over rows: an elementwise relative error is meaningless
+/// for entries that cancel).
+double grad_error(const torch::Tensor& a, const torch::Tensor& b) {
+  auto a64 = a.to(torch::kFloat64), b64 = b.to(torch::kFloat64);
+  const double scale = std::max(b64.abs().max().item<double>(), 1e-300);
+  return (a64 - b64).abs().max().item<double>() / scale;
+}
+
+/// LibTorch autograd: d(sum_r g_r log p(x_r)) / d(parameter) over the rows with a finite
+/// log_prob, in KernelFlow::parameters() order.
+std::vector<torch::Tensor> torch_gradient(flow::Flow& f, const torch::Tensor& x, const torch::Tensor& g) {
+  torch::AutoGradMode grad_mode(true);
+  KernelFlow order(*f);
+  auto params = order.parameters();
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  auto lp = f->log_prob(x.to(f->dtype()));
+  (lp * g.to(f->dtype())).masked_select(torch::isfinite(lp)).sum().backward();
+  std::vector<torch::Tensor> out;
+  for (auto& p : params) {
+    out.push_back(p.grad().clone());
+    p.mutable_grad() = torch::Tensor();
+  }
+  return out;
+}
+
+/// Gradients: the kernel against LibTorch in float64 on the same inputs, directly and through
+/// KernelFlow::log_prob_with_grad and backward(). In float32 the bound is `tol` or twice
+/// LibTorch's own float32 error, whichever is larger (both round the same sums over rows).
+void compare_gradients(flow::Flow& f, double tol) {
+  torch::AutoGradMode grad_mode(true);
+  const int64_t d = f->architecture().dim;
+  KernelFlow k(*f);
+  auto x = (0.5 + 3.2 * torch::tanh(torch::randn({333, d}, torch::kFloat64))).to(f->dtype());
+  x[7][0] = 10.0;  // outside the box: no contribution
+  // Upstream weights of one sign, as the losses give (forward_KL: -1/N): a sum over rows of
+  // random signs would cancel and measure only the rounding of the cancellation.
+  auto g = 0.5 + torch::rand({333}, f->dtype());
+  auto f64 = as_float64(f);
+  const auto ref = torch_gradient(f64, x.to(torch::kFloat64), g.to(torch::kFloat64));
+  std::vector<double> bound(ref.size(), tol);
+  if (f->dtype() != torch::kFloat64) {
+    const auto own = torch_gradient(f, x, g);
+    for (size_t i = 0; i < ref.size(); ++i) bound[i] = std::max(tol, 2 * grad_error(own[i], ref[i]));
+  }
+  auto params = k.parameters();
+  auto mine = k.parameter_gradient(x, g);
+  ASSERT_EQ(mine.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    EXPECT_EQ(mine[i].dtype(), params[i].dtype());
+    EXPECT_LT(grad_error(mine[i], ref[i]), bound[i]) << "parameter " << i << " of " << ref.size();
+  }
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  auto lpk = k.log_prob_with_grad(x);
+  ASSERT_TRUE(lpk.requires_grad());
+  (lpk * g).masked_select(torch::isfinite(lpk)).sum().backward();
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_TRUE(params[i].grad().defined());
+    EXPECT_LT(grad_error(params[i].grad(), ref[i]), bound[i]) << "autograd, parameter " << i;
+  }
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+}
+
 TEST(Kernels, RandomModelsMatchLibTorch) {
   uint64_t seed = 0;
   for (int64_t d : {1, 2, 3, 5, 8}) {
@@ -64,8 +127,10 @@ TEST(Kernels, RandomModelsMatchLibTorch) {
       SCOPED_TRACE("D=" + std::to_string(d) + " layers=" + std::to_string(hidden.size()));
       auto f64 = random_flow(d, hidden, torch::kFloat64, ++seed);
       compare(f64, 1e-12);
+      compare_gradients(f64, 1e-12);
       auto f32 = random_flow(d, hidden, torch::kFloat32, seed);
       compare(f32, 1e-5);
+      compare_gradients(f32, 1e-5);
     }
   }
 }
@@ -85,6 +150,43 @@ TEST(Kernels, FixtureModelsMatchTheReference) {
     auto f32 = flow::flow_from_state(state, torch::kFloat32);
     KernelFlow k32(*f32);
     EXPECT_LT(test::max_rel_error(k32.log_prob(get("x")), get("log_prob32")), 1e-5) << name;
+    compare_gradients(f, 1e-10);
+  }
+}
+
+
+TEST(Kernels, UpdateFollowsTheParameters) {
+  auto f = random_flow(3, {9, 4}, torch::kFloat64, 99);
+  KernelFlow k(*f);
+  auto x = torch::rand({50, 3}, torch::kFloat64);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : f->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  auto stale = k.log_prob(x);
+  k.update();
+  torch::NoGradGuard g;
+  auto ref = f->log_prob(x);
+  EXPECT_GT(test::max_rel_error(stale, ref), 1e-6);  // the packed copy did not follow by itself
+  EXPECT_LT(test::max_rel_error(k.log_prob(x), ref), 1e-12);
+}
+
+TEST(Kernels, ResultsDoNotDependOnTheRowPosition) {
+  // A row's result is bit-identical whatever tile (and tile position) it lands in.
+  for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    auto f = random_flow(4, {12, 6}, dtype, 5);
+    KernelFlow k(*f);
+    auto x = (0.5 + 3.0 * torch::tanh(torch::randn({97, 4}, torch::kFloat64))).to(dtype);
+    auto all = k.log_prob(x);
+    auto z = torch::randn({97, 4}, dtype);
+    auto s_all = k.sample_and_log_prob_from_noise(z);
+    for (int64_t off : {1, 13, 40}) {
+      auto part = k.log_prob(x.narrow(0, off, 97 - off));
+      EXPECT_TRUE(torch::equal(part, all.narrow(0, off, 97 - off))) << off;
+      auto s = k.sample_and_log_prob_from_noise(z.narrow(0, off, 97 - off));
+      EXPECT_TRUE(torch::equal(s.x, s_all.x.narrow(0, off, 97 - off))) << off;
+      EXPECT_TRUE(torch::equal(s.log_prob, s_all.log_prob.narrow(0, off, 97 - off))) << off;
+    }
   }
 }
 

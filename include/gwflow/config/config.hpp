@@ -47,7 +47,7 @@ struct TrainingConfig {
   double learning_rate = 1e-3;
   int64_t validation_step = 20;
   int64_t seed = 0;
-  std::string backend = "torch";      ///< "torch" (the reference path)
+  std::string backend = "kokkos";     ///< "kokkos" (fused kernels) | "torch" (the reference path)
   int64_t checkpoint_every = 100;     ///< 0 = only when stopping or finishing
   std::string restart = "off";        ///< "off": fresh unless --restart; "auto": continue if possible
   std::string device = "cpu";         ///< "cpu" | "cuda" (needs a CUDA-enabled LibTorch)

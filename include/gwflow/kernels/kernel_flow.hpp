@@ -1,7 +1,9 @@
 #pragma once
 // KernelFlow: the fused Kokkos kernels behind the same interface as flow::Flow's evaluation
-// (log_prob / transform_to_noise / sampling), built from a LibTorch model.
+// (log_prob / transform_to_noise / sampling), and as a differentiable log_prob for training (a
+// torch autograd Function whose backward is the gradient kernel), built from a LibTorch model.
 #include <memory>
+#include <vector>
 
 #include "gwflow/flow/flow.hpp"
 
@@ -9,20 +11,38 @@ namespace gwflow::kernels {
 
 template <typename T> class PackedFlow;
 
-/// Packs `flow`'s current parameters (in its dtype). Rebuild after the parameters change.
 class KernelFlow {
  public:
+  /// Packs `flow`'s current parameters (in its dtype) and keeps references to them: call update()
+  /// after they change (e.g. after every optimizer step).
   explicit KernelFlow(const flow::FlowImpl& flow);
   ~KernelFlow();
+  KernelFlow(const KernelFlow&) = delete;
+  KernelFlow& operator=(const KernelFlow&) = delete;
+
   torch::Dtype dtype() const { return dtype_; }
-  /// log p(x) [N] (and z [N, D] when `z` is given): as flow::FlowImpl::log_prob/forward.
+  /// Repacks the flow's parameters.
+  void update();
+  /// log p(x) [N] (and z [N, D] when `z` is given): as flow::FlowImpl::log_prob/forward. No graph.
   torch::Tensor log_prob(const torch::Tensor& x, torch::Tensor* z = nullptr) const;
+  /// log p(x) [N] as an autograd node over the flow's parameters: backward runs the gradient
+  /// kernel with the upstream d loss / d log_prob of every row.
+  torch::Tensor log_prob_with_grad(const torch::Tensor& x);
+  /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order).
+  std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const;
   /// x = inverse(z) and log p(x), as flow::FlowImpl::sample_and_log_prob_from_noise.
   flow::Samples sample_and_log_prob_from_noise(const torch::Tensor& z) const;
+
+  /// The flow's parameters the kernels use (the canonical order), and the multiply-adds of one
+  /// row's forward pass (for flop counts).
+  const std::vector<torch::Tensor>& parameters() const { return params_; }
+  int64_t forward_macs() const;
 
  private:
   torch::Dtype dtype_;
   int64_t dim_;
+  std::vector<torch::Tensor> params_;
+  std::vector<double> canonical_;
   std::unique_ptr<PackedFlow<float>> f32_;
   std::unique_ptr<PackedFlow<double>> f64_;
 };

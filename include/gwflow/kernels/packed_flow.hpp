@@ -1,8 +1,14 @@
 #pragma once
 // PackedFlow: one flat, read-only copy of a standard model's parameters laid out for the fused
-// kernels (masks applied, hidden units sorted by MADE degree so that every mask is
-// block-triangular and the zero blocks are skipped, W^{-1} and log|det W| precomputed), and the
-// per-row kernels that use it: forward (log_prob, z) and inverse (sampling). No torch here.
+// kernels (hidden units sorted by MADE degree so that every mask is block-triangular and the zero
+// blocks are skipped, W^{-1} and log|det W| precomputed), and the kernels that use it: forward
+// (log_prob, z), inverse (sampling) and the parameter gradient of sum_r g_r log p(x_r). The kernels
+// carry tiles of rows through the whole flow, vectorised across the rows of a tile. No torch here.
+//
+// Parameters come in and gradients go out in the "canonical" layout: per layer, in forward order,
+// the row-major arrays w [D,D], b [D], w0 [H,D], b0 [H], then for blocks 0 and 1 the two linear
+// layers' w [H,H], b [H], then wf [2D,H], bf [2D] (the unmasked MADE weights; the kernels never read
+// the masked entries and give them zero gradient).
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
@@ -14,7 +20,7 @@ namespace gwflow::kernels {
 inline constexpr int kMaxDim = 32;
 inline constexpr int kMaxHidden = 256;
 
-/// Where each layer's parameters start in the flat array (all row-major).
+/// Where each layer's parameters start in the flat packed array (all row-major).
 struct LayerLayout {
   int hidden = 0;
   int64_t w = 0, b = 0, winv = 0;       // NaiveLinear
@@ -27,37 +33,59 @@ struct LayerLayout {
   int64_t degrees = 0;     // int offset: degree of each (sorted) hidden unit
 };
 
-/// Host-side builder input: the parameters of one layer as plain row-major arrays (masks already
-/// applied, original MADE unit order) and the hidden degrees.
-struct LayerParams {
-  std::vector<double> w, b, w0, b0, wb[2][2], bb[2][2], wf, bf;
-  std::vector<int64_t> degrees;
+/// Offsets (in elements of T) of the per-slot scratch arrays of a tile of rows.
+struct TileScratch {
+  int64_t layer_stride = 0;  // per layer: vin, y, us, s [D][R]; rh0, ra0, rh1, ra1, hs2 [H][R]
+  int64_t z = 0, lad = 0, g = 0, gv = 0, gy = 0, gus = 0, gsh = 0, gh = 0, gt = 0, tr = 0;
+  int64_t size = 0;
 };
 
 template <typename T> class PackedFlow {
  public:
   using Space = Kokkos::DefaultHostExecutionSpace;
-  /// `low`, `high` [D]; `layers` in forward order. Throws std::invalid_argument if D or a width
-  /// exceeds kMaxDim / kMaxHidden or a linear layer is singular.
+  using Memory = Kokkos::HostSpace;
+  /// Structure only: `low`, `high` [D] of the box, the MADE hidden degrees of every layer (forward
+  /// order). Parameters must be set with set_parameters() before use. Throws std::invalid_argument
+  /// if D or a width exceeds kMaxDim / kMaxHidden.
   PackedFlow(int dim, const std::vector<double>& low, const std::vector<double>& high,
-             const std::vector<LayerParams>& layers);
+             const std::vector<std::vector<int64_t>>& degrees);
 
   int dim() const { return dim_; }
   int n_layers() const { return static_cast<int>(layout_.size()); }
+  /// Length of the canonical parameter (and gradient) vector.
+  int64_t n_parameters() const { return static_cast<int64_t>(canonical_offset_.back()); }
+  /// Packs the canonical parameter vector (throws std::invalid_argument on a singular W).
+  void set_parameters(const double* canonical);
 
   /// log p(x) for rows x [n, D] (row-major); z [n, D] too when `z` is not null. Rows outside
   /// the box get -inf (NaN for rows with NaN) and NaN noise.
   void log_prob(const T* x, int64_t n, T* log_prob, T* z) const;
   /// x = inverse(z) [n, D] and its log density (finite for finite z: stable tanh term).
   void sample(const T* z, int64_t n, T* x, T* log_prob) const;
+  /// Adds d(sum_r g_r log p(x_r)) / d(parameters) to `grad` (canonical layout, n_parameters()
+  /// values). Rows whose log_prob is not finite contribute nothing.
+  void gradient(const T* x, const T* g, int64_t n, double* grad) const;
+
+  /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
+  int64_t forward_macs() const { return macs_; }
 
   // Device-visible data (public for the functors).
   int dim_ = 0;
-  Kokkos::View<T*, Kokkos::HostSpace> p_;       // every parameter
-  Kokkos::View<int*, Kokkos::HostSpace> ints_;  // degree ranges and degrees
-  Kokkos::View<LayerLayout*, Kokkos::HostSpace> layers_;
-  Kokkos::View<T*, Kokkos::HostSpace> low_, high_;
+  int max_hidden_ = 1;
+  Kokkos::View<T*, Memory> p_;       // every parameter, packed
+  Kokkos::View<int*, Memory> ints_;  // degree ranges and degrees
+  Kokkos::View<LayerLayout*, Memory> layers_;
+  Kokkos::View<T*, Memory> box_;  // low [D], high [D], log((high - low) / 2) [D]
   std::vector<LayerLayout> layout_;
+
+ private:
+  std::vector<int64_t> gather_;            // packed position -> canonical index (-1: derived)
+  std::vector<int64_t> canonical_offset_;  // start of each layer in the canonical vector (+ end)
+  std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)
+  int64_t macs_ = 0;
+  TileScratch tile_scratch_;
+  mutable Kokkos::View<T*, Memory> scratch_;  // per slot
+  mutable Kokkos::View<double*, Memory> grads_;  // per slot: packed gradient + sum of g
 };
 
 extern template class PackedFlow<float>;

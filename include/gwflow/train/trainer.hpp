@@ -16,6 +16,10 @@
 #include "gwflow/train/plateau_scheduler.hpp"
 #include "gwflow/train/training_data.hpp"
 
+namespace gwflow::kernels {
+class KernelFlow;
+}
+
 namespace torch::optim {
 class Adam;
 }
@@ -80,6 +84,10 @@ class Trainer {
                const std::function<void(const std::string&)>& message);
 
   flow::Flow flow() const { return flow_; }
+  /// The backend that computes log_prob and gradients ("kokkos" or "torch") and, when it differs
+  /// from training.backend, why (empty otherwise).
+  const std::string& backend() const { return backend_; }
+  const std::string& backend_note() const { return backend_note_; }
   /// The parameters to publish: the best model (lowest validation loss) when early stopping is
   /// on, else the current one.
   flow::NamedTensors output_state() const;
@@ -108,6 +116,8 @@ class Trainer {
   const TrainingData& data_;
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
+  std::unique_ptr<kernels::KernelFlow> kernel_;  // the fused kernels ("kokkos" backend)
+  std::string backend_, backend_note_;
   torch::Device device_{torch::kCPU};
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;

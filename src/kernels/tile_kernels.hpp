@@ -1,0 +1,441 @@
+#pragma once
+// The fused flow kernels on tiles of R rows (private to src/kernels). Every per-row quantity is an
+// array [.][R] and every inner loop runs over the R rows with a compile-time trip count, so the
+// compiler vectorises across rows; the elementary functions come from vmath (branch-free, no libm).
+// All rows of a tile, including the padding rows of the last one, take the same instructions, so a
+// row's result does not depend on its position (bit-identical across block sizes and ranks).
+#include <Kokkos_Core.hpp>
+
+#include "gwflow/kernels/packed_flow.hpp"
+#include "vmath_shim.hpp"  // TEMP
+
+namespace gwflow::kernels::detail {
+
+inline constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+inline constexpr double kLn2 = 0.69314718055994530941723212145818;
+
+template <typename T> struct FlowData {
+  const T* p;
+  const int* ints;
+  const LayerLayout* layers;
+  const T* box;  // low, high, log half width
+  int dim, n_layers;
+};
+
+/// Per-layer tile arrays.
+template <typename T> struct LayerTile {
+  T *vin, *y, *us, *s, *rh0, *ra0, *rh1, *ra1, *hs2;
+};
+
+template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* base, int D, int H) {
+  LayerTile<T> t;
+  t.vin = base;
+  t.y = t.vin + D * R;
+  t.us = t.y + D * R;
+  t.s = t.us + D * R;
+  t.rh0 = t.s + D * R;
+  t.ra0 = t.rh0 + H * R;
+  t.rh1 = t.ra0 + H * R;
+  t.ra1 = t.rh1 + H * R;
+  t.hs2 = t.ra1 + H * R;
+  return t;
+}
+
+template <typename T> KOKKOS_INLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
+
+/// softplus as torch (threshold 20) and its derivative's factor exp(u) / (exp(u) + 1).
+template <typename T> KOKKOS_INLINE_FUNCTION T softplus(T u) {
+  const T e = vmath::exp(u > T(20) ? T(0) : u);
+  return u > T(20) ? u : vmath::log1p(e);
+}
+template <typename T> KOKKOS_INLINE_FUNCTION T softplus_grad(T u) {
+  const T e = vmath::exp(u > T(20) ? T(0) : u);
+  return u > T(20) ? T(1) : e / (e + T(1));
+}
+
+/// The MADE layers for hidden units [ub, ue) given inputs y[0 .. deg(u)): each unit reads only
+/// units of lower or equal degree, which must already be computed. hs2 doubles as the running
+/// residual stream.
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int ue, const T* y,
+                                       const LayerTile<T>& t) {
+  const int D = d.dim, H = L.hidden;
+  const int* ends = d.ints + L.ends;
+  const int* deg = d.ints + L.degrees;
+  for (int u = ub; u < ue; ++u) {
+    T acc[R];
+    const T b = d.p[L.b0 + u];
+    for (int r = 0; r < R; ++r) acc[r] = b;
+    const T* w = d.p + L.w0 + static_cast<int64_t>(u) * D;
+    for (int j = 0; j < deg[u]; ++j) {
+      const T wj = w[j];
+      const T* yj = y + j * R;
+      for (int r = 0; r < R; ++r) acc[r] += wj * yj[r];
+    }
+    T* h = t.hs2 + u * R;
+    T* rh = t.rh0 + u * R;
+    for (int r = 0; r < R; ++r) {
+      h[r] = acc[r];
+      rh[r] = relu(acc[r]);
+    }
+  }
+  for (int b = 0; b < 2; ++b) {
+    const T* rin = b == 0 ? t.rh0 : t.rh1;
+    T* ra = b == 0 ? t.ra0 : t.ra1;
+    for (int u = ub; u < ue; ++u) {
+      const int lim = ends[deg[u]];
+      T acc[R];
+      const T bu = d.p[L.bb[b][0] + u];
+      for (int r = 0; r < R; ++r) acc[r] = bu;
+      const T* w = d.p + L.wb[b][0] + static_cast<int64_t>(u) * H;
+      for (int v = 0; v < lim; ++v) {
+        const T wv = w[v];
+        const T* iv = rin + v * R;
+        for (int r = 0; r < R; ++r) acc[r] += wv * iv[r];
+      }
+      T* o = ra + u * R;
+      for (int r = 0; r < R; ++r) o[r] = relu(acc[r]);
+    }
+    for (int u = ub; u < ue; ++u) {
+      const int lim = ends[deg[u]];
+      T acc[R];
+      const T bu = d.p[L.bb[b][1] + u];
+      for (int r = 0; r < R; ++r) acc[r] = bu;
+      const T* w = d.p + L.wb[b][1] + static_cast<int64_t>(u) * H;
+      for (int v = 0; v < lim; ++v) {
+        const T wv = w[v];
+        const T* iv = ra + v * R;
+        for (int r = 0; r < R; ++r) acc[r] += wv * iv[r];
+      }
+      T* h = t.hs2 + u * R;
+      for (int r = 0; r < R; ++r) h[r] += acc[r];
+      if (b == 0) {
+        T* rh = t.rh1 + u * R;
+        for (int r = 0; r < R; ++r) rh[r] = relu(h[r]);
+      }
+    }
+  }
+}
+
+/// Unconstrained scale and shift of dimension i (reads hidden units of degree <= i); stores us
+/// and the scale s = softplus(us) + 1e-3.
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const LayerTile<T>& t,
+                                        T* shift) {
+  const int H = L.hidden;
+  const int lim = d.ints[L.ends + i];
+  T us[R], sh[R];
+  const T bs = d.p[L.bf + 2 * i], bh = d.p[L.bf + 2 * i + 1];
+  for (int r = 0; r < R; ++r) {
+    us[r] = bs;
+    sh[r] = bh;
+  }
+  const T* ws = d.p + L.wf + static_cast<int64_t>(2 * i) * H;
+  const T* wh = ws + H;
+  for (int v = 0; v < lim; ++v) {
+    const T a = ws[v], c = wh[v];
+    const T* hv = t.hs2 + v * R;
+    for (int r = 0; r < R; ++r) {
+      us[r] += a * hv[r];
+      sh[r] += c * hv[r];
+    }
+  }
+  T* uo = t.us + i * R;
+  T* so = t.s + i * R;
+  for (int r = 0; r < R; ++r) {
+    uo[r] = us[r];
+    so[r] = softplus(us[r]) + T(1e-3);
+    shift[r] = sh[r];
+  }
+}
+
+/// y = W v + b for one tile.
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
+  const int D = d.dim;
+  for (int a = 0; a < D; ++a) {
+    T acc[R];
+    const T b = d.p[L.b + a];
+    for (int r = 0; r < R; ++r) acc[r] = b;
+    for (int c = 0; c < D; ++c) {
+      const T w = d.p[L.w + a * D + c];
+      const T* vc = v + c * R;
+      for (int r = 0; r < R; ++r) acc[r] += w * vc[r];
+    }
+    for (int r = 0; r < R; ++r) y[a * R + r] = acc[r];
+  }
+}
+
+/// Forward pass of one tile: rows [row0, row0 + R) of x (rows >= n are padding). Leaves every
+/// intermediate in the layer tiles, z in `zt` [D][R], and returns log p per row in lp (-inf
+/// outside the box, NaN for NaN rows).
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
+                                         const T* x, int64_t row0, int64_t n, T* lp) {
+  const int D = d.dim;
+  T lad[R];
+  bool nan_row[R], outside[R];
+  for (int r = 0; r < R; ++r) {
+    lad[r] = T(0);
+    nan_row[r] = false;
+    outside[r] = false;
+  }
+  LayerTile<T> t0 = layer_tile<T, R>(scratch, D, hmax);
+  for (int k = 0; k < D; ++k) {
+    const T lo = d.box[k], hi = d.box[D + k], lhw = d.box[2 * D + k];
+    T tv[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = row0 + r < n ? row0 + r : row0;
+      tv[r] = x[row * D + k];
+    }
+    T* vk = t0.vin + k * R;
+    for (int r = 0; r < R; ++r) {
+      const T xv = tv[r];
+      nan_row[r] = nan_row[r] || xv != xv;
+      T tt = (T(2) * xv - hi - lo) / (hi - lo);
+      const bool in = tt < T(1) && tt > T(-1);
+      outside[r] = outside[r] || !in;
+      tt = in ? tt : T(0);
+      // atanh(t) = log1p(2t / (1 - t)) / 2
+      vk[r] = T(0.5) * vmath::log1p(T(2) * tt / (T(1) - tt));
+      lad[r] -= vmath::log1p(-tt) + vmath::log1p(tt) + lhw;
+    }
+  }
+  for (int l = 0; l < d.n_layers; ++l) {
+    const LayerLayout& L = d.layers[l];
+    LayerTile<T> t = layer_tile<T, R>(scratch + l * ts.layer_stride, D, hmax);
+    T* out = l + 1 < d.n_layers ? layer_tile<T, R>(scratch + (l + 1) * ts.layer_stride, D, hmax).vin : scratch + ts.z;
+    linear<T, R>(d, L, t.vin, t.y);
+    const T ld = T(L.logdet);
+    for (int r = 0; r < R; ++r) lad[r] += ld;
+    made_units<T, R>(d, L, 0, L.hidden, t.y, t);
+    for (int i = 0; i < D; ++i) {
+      T sh[R];
+      made_output<T, R>(d, L, i, t, sh);
+      const T* s = t.s + i * R;
+      const T* yi = t.y + i * R;
+      T* o = out + i * R;
+      for (int r = 0; r < R; ++r) {
+        o[r] = s[r] * yi[r] + sh[r];
+        lad[r] += vmath::log(s[r]);
+      }
+    }
+  }
+  T sq[R];
+  for (int r = 0; r < R; ++r) sq[r] = T(0);
+  const T* z = scratch + ts.z;
+  for (int k = 0; k < D; ++k) {
+    for (int r = 0; r < R; ++r) sq[r] += z[k * R + r] * z[k * R + r];
+  }
+  const T norm = T(0.5 * D * kLog2Pi);
+  for (int r = 0; r < R; ++r) {
+    const T v = T(-0.5) * sq[r] - norm + lad[r];
+    lp[r] = nan_row[r] ? static_cast<T>(NAN) : (outside[r] ? -static_cast<T>(INFINITY) : v);
+  }
+}
+
+/// G[u * ld + v] += sum_r gu[u][r] a[v][r] for u in [0, nu), v < lim(u), with the activations
+/// transposed once into tr [R][na] so that the inner loop runs over v. Each tile's sum is formed
+/// in T and added to the double accumulator G (the error grows with R, not with the batch).
+template <typename T, int R, typename Lim>
+KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, const T* a, int na, T* tr, Lim lim) {
+  for (int v = 0; v < na; ++v) {
+    for (int r = 0; r < R; ++r) tr[r * na + v] = a[v * R + r];
+  }
+  T part[kMaxHidden];
+  for (int u = 0; u < nu; ++u) {
+    const int m = lim(u);
+    if (m == 0) continue;
+    for (int v = 0; v < m; ++v) part[v] = T(0);
+    bool any = false;
+    for (int r = 0; r < R; ++r) {
+      const T g = gu[u * R + r];
+      if (g == T(0)) continue;
+      any = true;
+      const T* ar = tr + r * na;
+      for (int v = 0; v < m; ++v) part[v] += g * ar[v];
+    }
+    if (!any) continue;
+    double* Gu = G + static_cast<int64_t>(u) * ld;
+    for (int v = 0; v < m; ++v) Gu[v] += static_cast<double>(part[v]);
+  }
+}
+
+/// G[u] += sum_r gu[u][r] for a bias.
+template <typename T, int R> KOKKOS_INLINE_FUNCTION void bias_grad(double* G, int nu, const T* gu) {
+  for (int u = 0; u < nu; ++u) {
+    T s = T(0);
+    for (int r = 0; r < R; ++r) s += gu[u * R + r];
+    G[u] += static_cast<double>(s);
+  }
+}
+
+/// gin[v][r] = sum_u W[u, v] gu[u][r] over v < lim(u) (gin [nv][R] overwritten).
+template <typename T, int R, typename Lim>
+KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, int nv, T* gin, Lim lim) {
+  for (int v = 0; v < nv * R; ++v) gin[v] = T(0);
+  for (int u = 0; u < nu; ++u) {
+    const int m = lim(u);
+    const T* wu = W + static_cast<int64_t>(u) * ld;
+    const T* g = gu + u * R;
+    for (int v = 0; v < m; ++v) {
+      const T w = wu[v];
+      T* o = gin + v * R;
+      for (int r = 0; r < R; ++r) o[r] += w * g[r];
+    }
+  }
+}
+
+/// Reverse pass of one tile after forward_tile: adds d(sum_r g_r lp_r)/d(packed parameters) to G
+/// (packed layout) given g [R] (zero for rows that must not contribute).
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
+                                          const T* g, double* G) {
+  const int D = d.dim;
+  T* gv = scratch + ts.gv;
+  T* gy = scratch + ts.gy;
+  T* gus = scratch + ts.gus;
+  T* gsh = scratch + ts.gsh;
+  T* gh = scratch + ts.gh;
+  T* gt = scratch + ts.gt;
+  T* tr = scratch + ts.tr;
+  const T* z = scratch + ts.z;
+  for (int k = 0; k < D; ++k) {
+    for (int r = 0; r < R; ++r) gv[k * R + r] = -g[r] * z[k * R + r];
+  }
+  for (int l = d.n_layers - 1; l >= 0; --l) {
+    const LayerLayout& L = d.layers[l];
+    const int H = L.hidden;
+    const int* ends = d.ints + L.ends;
+    const int* deg = d.ints + L.degrees;
+    LayerTile<T> t = layer_tile<T, R>(scratch + l * ts.layer_stride, D, hmax);
+    // v' = s y + shift, lad += log s.
+    for (int i = 0; i < D; ++i) {
+      for (int r = 0; r < R; ++r) {
+        const int k = i * R + r;
+        const T gs = gv[k] * t.y[k] + g[r] / t.s[k];
+        gus[k] = gs * softplus_grad(t.us[k]);
+        gsh[k] = gv[k];
+        gy[k] = gv[k] * t.s[k];
+      }
+    }
+    // Final layer: rows 2i (scale) and 2i + 1 (shift) read hidden units v < ends[i].
+    for (int i = 0; i < D; ++i) {
+      for (int r = 0; r < R; ++r) {
+        tr[(2 * i) * R + r] = gus[i * R + r];
+        tr[(2 * i + 1) * R + r] = gsh[i * R + r];
+      }
+    }
+    {
+      T* go = gt;  // [2D][R] upstream of the final layer, in output order
+      for (int k = 0; k < 2 * D * R; ++k) go[k] = tr[k];
+      auto lim_out = [ends](int o) { return ends[o / 2]; };
+      bias_grad<T, R>(G + L.bf, 2 * D, go);
+      weight_grad<T, R>(G + L.wf, H, 2 * D, go, t.hs2, H, tr, lim_out);
+      input_grad<T, R>(d.p + L.wf, H, 2 * D, go, H, gh, lim_out);
+    }
+    auto lim_hidden = [ends, deg](int u) { return ends[deg[u]]; };
+    for (int b = 1; b >= 0; --b) {
+      const T* rin = b == 0 ? t.rh0 : t.rh1;
+      const T* ra = b == 0 ? t.ra0 : t.ra1;
+      // out = in + W1 ra + b1 with ra = relu(W0 relu(in) + b0); gh is d/d out.
+      bias_grad<T, R>(G + L.bb[b][1], H, gh);
+      weight_grad<T, R>(G + L.wb[b][1], H, H, gh, ra, H, tr, lim_hidden);
+      input_grad<T, R>(d.p + L.wb[b][1], H, H, gh, H, gt, lim_hidden);
+      for (int k = 0; k < H * R; ++k) gt[k] = ra[k] > T(0) ? gt[k] : T(0);
+      bias_grad<T, R>(G + L.bb[b][0], H, gt);
+      weight_grad<T, R>(G + L.wb[b][0], H, H, gt, rin, H, tr, lim_hidden);
+      // gh += relu'(in) * W0^T gt (the residual passes gh through).
+      T* gi = tr;  // reuse: [H][R]
+      input_grad<T, R>(d.p + L.wb[b][0], H, H, gt, H, gi, lim_hidden);
+      for (int k = 0; k < H * R; ++k) gh[k] += rin[k] > T(0) ? gi[k] : T(0);
+    }
+    // hs0 = W0 y + b0 over inputs j < deg[u].
+    auto lim_in = [deg](int u) { return deg[u]; };
+    bias_grad<T, R>(G + L.b0, H, gh);
+    weight_grad<T, R>(G + L.w0, D, H, gh, t.y, D, tr, lim_in);
+    input_grad<T, R>(d.p + L.w0, D, H, gh, D, gt, lim_in);
+    for (int k = 0; k < D * R; ++k) gy[k] += gt[k];
+    // y = W vin + b (the log|det W| term is added on the host from the sum of g).
+    auto lim_full = [D](int) { return D; };
+    bias_grad<T, R>(G + L.b, D, gy);
+    weight_grad<T, R>(G + L.w, D, D, gy, t.vin, D, tr, lim_full);
+    input_grad<T, R>(d.p + L.w, D, D, gy, D, gv, lim_full);
+  }
+}
+
+}  // namespace gwflow::kernels::detail
+
+namespace gwflow::kernels::detail {
+
+/// Inverse (sampling) of one tile: z rows [row0, row0 + R) -> x (written to xt [D][R]) and log p
+/// (lp [R]). One network pass per MAF layer: dimension i needs only the hidden units of degree
+/// <= i, and those of degree exactly i need only y[0 .. i), so each unit is computed once.
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void inverse_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
+                                         const T* zin, int64_t row0, int64_t n, T* xt, T* lp) {
+  const int D = d.dim;
+  T* v = scratch + ts.z;
+  T lad[R], sq[R];
+  for (int r = 0; r < R; ++r) {
+    lad[r] = T(0);
+    sq[r] = T(0);
+  }
+  for (int k = 0; k < D; ++k) {
+    T* vk = v + k * R;
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = row0 + r < n ? row0 + r : row0;
+      vk[r] = zin[row * D + k];
+    }
+    for (int r = 0; r < R; ++r) sq[r] += vk[r] * vk[r];
+  }
+  LayerTile<T> t = layer_tile<T, R>(scratch, D, hmax);
+  for (int l = d.n_layers - 1; l >= 0; --l) {
+    const LayerLayout& L = d.layers[l];
+    const int* ends = d.ints + L.ends;
+    for (int i = 0; i < D; ++i) {
+      made_units<T, R>(d, L, i == 0 ? 0 : ends[i - 1], ends[i], t.y, t);
+      T sh[R];
+      made_output<T, R>(d, L, i, t, sh);
+      const T* s = t.s + i * R;
+      const T* vi = v + i * R;
+      T* yi = t.y + i * R;
+      for (int r = 0; r < R; ++r) {
+        yi[r] = (vi[r] - sh[r]) / s[r];
+        lad[r] -= vmath::log(s[r]);
+      }
+    }
+    for (int c = 0; c < D; ++c) {
+      const T b = d.p[L.b + c];
+      for (int r = 0; r < R; ++r) t.vin[c * R + r] = t.y[c * R + r] - b;
+    }
+    for (int a = 0; a < D; ++a) {
+      T acc[R];
+      for (int r = 0; r < R; ++r) acc[r] = T(0);
+      for (int c = 0; c < D; ++c) {
+        const T w = d.p[L.winv + a * D + c];
+        for (int r = 0; r < R; ++r) acc[r] += w * t.vin[c * R + r];
+      }
+      for (int r = 0; r < R; ++r) v[a * R + r] = acc[r];
+    }
+    const T ld = T(L.logdet);
+    for (int r = 0; r < R; ++r) lad[r] -= ld;
+  }
+  for (int k = 0; k < D; ++k) {
+    const T lo = d.box[k], hi = d.box[D + k], lhw = d.box[2 * D + k];
+    const T* vk = v + k * R;
+    T* xk = xt + k * R;
+    for (int r = 0; r < R; ++r) {
+      const T a = vk[r] < T(0) ? -vk[r] : vk[r];
+      const T em = vmath::expm1(T(-2) * a);  // tanh a = -em / (2 + em), accurate for small a
+      const T th = -em / (T(2) + em);
+      const T tt = vk[r] < T(0) ? -th : th;
+      xk[r] = (tt * (hi - lo) + hi + lo) / T(2);
+      lad[r] += T(2) * (T(kLn2) - a - vmath::log1p(em + T(1))) + lhw;
+    }
+  }
+  const T norm = T(0.5 * D * kLog2Pi);
+  for (int r = 0; r < R; ++r) lp[r] = T(-0.5) * sq[r] - norm - lad[r];
+}
+
+}  // namespace gwflow::kernels::detail
