@@ -24,14 +24,16 @@ struct KernelLogProb : torch::autograd::Function<KernelLogProb> {
                                torch::TensorList /*params*/, KernelFlow* k) {
     ctx->saved_data["kernel"] = reinterpret_cast<int64_t>(k);
     ctx->save_for_backward({x});
-    return k->log_prob(x);
+    auto [lp, id] = k->log_prob_saving(x);
+    ctx->saved_data["saved"] = id;
+    return lp;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
     auto* k = reinterpret_cast<KernelFlow*>(ctx->saved_data["kernel"].toInt());
     auto x = ctx->get_saved_variables()[0];
     torch::autograd::variable_list out{torch::Tensor()};
-    for (auto& g : k->parameter_gradient(x, grad_out[0])) out.push_back(std::move(g));
+    for (auto& g : k->parameter_gradient(x, grad_out[0], ctx->saved_data["saved"].toInt())) out.push_back(std::move(g));
     out.emplace_back();  // the KernelFlow pointer
     return out;
   }
@@ -80,6 +82,7 @@ KernelFlow::~KernelFlow() = default;
 int64_t KernelFlow::forward_macs() const { return f64_ ? f64_->forward_macs() : f32_->forward_macs(); }
 
 void KernelFlow::update() {
+  ++saved_id_;  // saved intermediates belong to the old parameters
   const int64_t n = f64_ ? f64_->n_parameters() : f32_->n_parameters();
   canonical_.resize(static_cast<size_t>(n));
   int64_t off = 0;
@@ -126,15 +129,41 @@ torch::Tensor KernelFlow::log_prob_with_grad(const torch::Tensor& x) {
   return KernelLogProb::apply(x, torch::TensorList(params_), this);
 }
 
-std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x_in, const torch::Tensor& g_in) const {
+std::pair<torch::Tensor, int64_t> KernelFlow::log_prob_saving(const torch::Tensor& x_in) {
+  TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
+  auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
+  const int64_t n = x.size(0);
+  const int64_t need = f64_ ? f64_->saved_size(n) : f32_->saved_size(n);
+  if (need * static_cast<int64_t>(x.element_size()) > kSaveBudgetBytes) return {log_prob(x), -1};
+  if (!saved_.defined() || saved_.numel() < need) saved_ = torch::empty({need}, x.options());
+  ++saved_id_;
+  auto lp = torch::empty({n}, x.options());
+  if (f64_) {
+    f64_->log_prob(x.data_ptr<double>(), n, lp.data_ptr<double>(), nullptr, saved_.data_ptr<double>());
+  } else {
+    f32_->log_prob(x.data_ptr<float>(), n, lp.data_ptr<float>(), nullptr, saved_.data_ptr<float>());
+  }
+  return {lp, saved_id_};
+}
+
+std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const {
+  return parameter_gradient(x, g, -1);
+}
+
+std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x_in, const torch::Tensor& g_in,
+                                                          int64_t saved_id) const {
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
   auto g = g_in.detach().to(torch::kCPU, dtype_).contiguous();
   TORCH_CHECK(x.dim() == 2 && x.size(1) == dim_ && g.numel() == x.size(0), "kernels: bad gradient arguments");
   std::vector<double> grad(canonical_.size(), 0.0);
+  // The intermediates of log_prob_saving, if they are those of this x (same call, no repack since).
+  const bool use_saved = saved_id >= 0 && saved_id == saved_id_;
   if (f64_) {
-    f64_->gradient(x.data_ptr<double>(), g.data_ptr<double>(), x.size(0), grad.data());
+    f64_->gradient(x.data_ptr<double>(), g.data_ptr<double>(), x.size(0), grad.data(),
+                   use_saved ? saved_.data_ptr<double>() : nullptr);
   } else {
-    f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data());
+    f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data(),
+                   use_saved ? saved_.data_ptr<float>() : nullptr);
   }
   std::vector<torch::Tensor> out;
   out.reserve(params_.size());

@@ -62,20 +62,21 @@ template <typename T> KOKKOS_INLINE_FUNCTION bool finite(T v) { return v - v == 
 
 template <typename T, int R> struct LogProbFunctor {
   detail::FlowData<T> d;
-  T* scratch;
+  T* scratch;  // per slot: forward part + work part
   TileScratch ts;
   int hmax;
   const T* x;
   int64_t n;
   T* lp;
   T* z;
+  T* saved;  // per tile: forward part (or null)
   Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
     const int id = token.acquire();
-    T* s = scratch + id * ts.size;
+    T* s = saved ? saved + tile * ts.fwd_size : scratch + id * (ts.fwd_size + ts.work_size);
     const int64_t row0 = tile * R;
-    T out[R];
-    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n, out);
+    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n);
+    const T* out = s + ts.lp;
     const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
     for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
     if (z) {
@@ -100,10 +101,10 @@ template <typename T, int R> struct SampleFunctor {
   Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
     const int id = token.acquire();
-    T* s = scratch + id * ts.size;
+    T* s = scratch + id * (ts.fwd_size + ts.work_size);
     const int64_t row0 = tile * R;
     T out[R];
-    T* xt = s + ts.gv;  // [D][R], unused by the inverse otherwise
+    T* xt = s + ts.fwd_size + ts.gv;  // [D][R]
     detail::inverse_tile<T, R>(d, s, ts, hmax, z, row0, n, xt, out);
     const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
     for (int r = 0; r < m; ++r) {
@@ -124,15 +125,18 @@ template <typename T, int R> struct GradientFunctor {
   int64_t n;
   double* grads;  // per slot: packed gradient [np] + sum of g
   int64_t np;
+  const T* saved;  // per tile: forward part from log_prob (or null: recompute)
   Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
     const int id = token.acquire();
-    T* s = scratch + id * ts.size;
+    T* s = scratch + id * (ts.fwd_size + ts.work_size);
+    T* work = s + ts.fwd_size;
     double* G = grads + id * (np + 1);
     const int64_t row0 = tile * R;
-    T out[R];
-    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n, out);
-    T* gt = s + ts.g;
+    const T* fwd = saved ? saved + tile * ts.fwd_size : s;
+    if (!saved) detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n);
+    const T* out = fwd + ts.lp;
+    T* gt = work + ts.g;
     T sum = T(0);
     bool any = false;
     for (int r = 0; r < R; ++r) {
@@ -141,7 +145,7 @@ template <typename T, int R> struct GradientFunctor {
       sum += gt[r];
     }
     if (any) {
-      detail::backward_tile<T, R>(d, s, ts, hmax, gt, G);
+      detail::backward_tile<T, R>(d, fwd, work, ts, hmax, gt, G);
       G[np] += static_cast<double>(sum);
     }
     token.release(id);
@@ -250,21 +254,28 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
   }
   constexpr int R = kTile<T>;
   TileScratch& t = tile_scratch_;
-  const int64_t wide = std::max(max_hidden_, 2 * D) * R;
   t.layer_stride = static_cast<int64_t>(4 * D + 5 * max_hidden_) * R;
-  int64_t off = t.layer_stride * std::max<int64_t>(1, n_layers());
-  for (int64_t* slot : {&t.z, &t.gv, &t.gy, &t.gus, &t.gsh}) {
+  t.z = t.layer_stride * std::max<int64_t>(1, n_layers());
+  t.lp = t.z + D * R;
+  t.fwd_size = t.lp + R;
+  // gh, gt [wide][R] and the transposition buffer tr [R][wide], wide rounded up for weight_grad.
+  const int64_t wide = (std::max(max_hidden_, 2 * D) + 63) / 64 * 64 * R;
+  int64_t off = 0;
+  for (int64_t* slot : {&t.gv, &t.gy, &t.gus, &t.gsh}) {
     *slot = off;
     off += D * R;
   }
-  t.lad = off;
-  t.g = off + R;
-  off += 2 * R;
+  t.g = off;
+  off += R;
   for (int64_t* slot : {&t.gh, &t.gt, &t.tr}) {
     *slot = off;
     off += wide;
   }
-  t.size = off;
+  t.work_size = off;
+}
+
+template <typename T> int64_t PackedFlow<T>::saved_size(int64_t n) const {
+  return (n + kTile<T> - 1) / kTile<T> * tile_scratch_.fwd_size;
 }
 
 template <typename T> void PackedFlow<T>::set_parameters(const double* canonical) {
@@ -278,12 +289,16 @@ template <typename T> void PackedFlow<T>::set_parameters(const double* canonical
   }
 }
 
-template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z) const {
+template <typename T> void PackedFlow<T>::reserve_scratch(int slots) const {
+  const int64_t need = slots * (tile_scratch_.fwd_size + tile_scratch_.work_size);
+  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+}
+
+template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
   constexpr int R = kTile<T>;
   Token token;
-  const int64_t need = token.size() * tile_scratch_.size;
-  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
-  LogProbFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, n, lp, z, token};
+  reserve_scratch(token.size());
+  LogProbFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, n, lp, z, saved, token};
   Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
 }
@@ -291,26 +306,25 @@ template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp,
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
   constexpr int R = kTile<T>;
   Token token;
-  const int64_t need = token.size() * tile_scratch_.size;
-  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  reserve_scratch(token.size());
   SampleFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, z, n, x, lp, token};
   Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
 }
 
-template <typename T> void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad) const {
+template <typename T>
+void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved) const {
   constexpr int R = kTile<T>;
   Token token;
   const int slots = token.size();
   const int64_t np = static_cast<int64_t>(p_.extent(0));
-  const int64_t need = slots * tile_scratch_.size;
-  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  reserve_scratch(slots);
   if (grads_.extent(0) < static_cast<size_t>(slots * (np + 1))) {
     grads_ = Kokkos::View<double*, Memory>("gwflow::kernels::grads", slots * (np + 1));
   } else {
     Kokkos::deep_copy(grads_, T(0));
   }
-  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, grads_.data(), np, token};
+  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, grads_.data(), np, saved, token};
   Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).

@@ -43,6 +43,42 @@ template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* b
 
 template <typename T> KOKKOS_INLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
 
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__NVCC__)
+#define GWFLOW_KERNELS_VECTOR_EXT 1
+/// 64-byte vectors of T (GCC/Clang vector extensions; lowered to the target's widest units).
+/// Arrays of a few of them in a fully unrolled loop stay in registers, which plain arrays of R
+/// scalars do not: the accumulators of every product below are such arrays.
+template <typename T> struct Simd {
+  static constexpr int kLanes = 64 / static_cast<int>(sizeof(T));
+  typedef T V __attribute__((vector_size(64), aligned(alignof(T))));  // unaligned access allowed
+};
+#endif
+
+/// out[r] = b + sum_{k in [k0, k1)} w[k * wstride] in[k * R + r] for the R rows of a tile.
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void dot_rows(T b, const T* w, int64_t wstride, int k0, int k1, const T* in, T* out) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  using V = typename Simd<T>::V;
+  constexpr int Q = R / Simd<T>::kLanes;
+  static_assert(Q * Simd<T>::kLanes == R, "R must be a multiple of the vector length");
+  V acc[Q];
+  for (int q = 0; q < Q; ++q) acc[q] = V{} + b;
+  for (int k = k0; k < k1; ++k) {
+    const T wk = w[k * wstride];
+    const V* iv = reinterpret_cast<const V*>(in + k * R);
+    for (int q = 0; q < Q; ++q) acc[q] += wk * iv[q];
+  }
+  V* o = reinterpret_cast<V*>(out);
+  for (int q = 0; q < Q; ++q) o[q] = acc[q];
+#else
+  for (int r = 0; r < R; ++r) out[r] = b;
+  for (int k = k0; k < k1; ++k) {
+    const T wk = w[k * wstride];
+    for (int r = 0; r < R; ++r) out[r] += wk * in[k * R + r];
+  }
+#endif
+}
+
 /// softplus as torch (threshold 20) and its derivative's factor exp(u) / (exp(u) + 1).
 template <typename T> KOKKOS_INLINE_FUNCTION T softplus(T u) {
   const T e = vmath::exp(u > T(20) ? T(0) : u);
@@ -63,50 +99,22 @@ KOKKOS_INLINE_FUNCTION void made_units(const FlowData<T>& d, const LayerLayout& 
   const int* ends = d.ints + L.ends;
   const int* deg = d.ints + L.degrees;
   for (int u = ub; u < ue; ++u) {
-    T acc[R];
-    const T b = d.p[L.b0 + u];
-    for (int r = 0; r < R; ++r) acc[r] = b;
-    const T* w = d.p + L.w0 + static_cast<int64_t>(u) * D;
-    for (int j = 0; j < deg[u]; ++j) {
-      const T wj = w[j];
-      const T* yj = y + j * R;
-      for (int r = 0; r < R; ++r) acc[r] += wj * yj[r];
-    }
     T* h = t.hs2 + u * R;
+    dot_rows<T, R>(d.p[L.b0 + u], d.p + L.w0 + static_cast<int64_t>(u) * D, 1, 0, deg[u], y, h);
     T* rh = t.rh0 + u * R;
-    for (int r = 0; r < R; ++r) {
-      h[r] = acc[r];
-      rh[r] = relu(acc[r]);
-    }
+    for (int r = 0; r < R; ++r) rh[r] = relu(h[r]);
   }
   for (int b = 0; b < 2; ++b) {
     const T* rin = b == 0 ? t.rh0 : t.rh1;
     T* ra = b == 0 ? t.ra0 : t.ra1;
     for (int u = ub; u < ue; ++u) {
-      const int lim = ends[deg[u]];
-      T acc[R];
-      const T bu = d.p[L.bb[b][0] + u];
-      for (int r = 0; r < R; ++r) acc[r] = bu;
-      const T* w = d.p + L.wb[b][0] + static_cast<int64_t>(u) * H;
-      for (int v = 0; v < lim; ++v) {
-        const T wv = w[v];
-        const T* iv = rin + v * R;
-        for (int r = 0; r < R; ++r) acc[r] += wv * iv[r];
-      }
       T* o = ra + u * R;
-      for (int r = 0; r < R; ++r) o[r] = relu(acc[r]);
+      dot_rows<T, R>(d.p[L.bb[b][0] + u], d.p + L.wb[b][0] + static_cast<int64_t>(u) * H, 1, 0, ends[deg[u]], rin, o);
+      for (int r = 0; r < R; ++r) o[r] = relu(o[r]);
     }
     for (int u = ub; u < ue; ++u) {
-      const int lim = ends[deg[u]];
-      T acc[R];
-      const T bu = d.p[L.bb[b][1] + u];
-      for (int r = 0; r < R; ++r) acc[r] = bu;
-      const T* w = d.p + L.wb[b][1] + static_cast<int64_t>(u) * H;
-      for (int v = 0; v < lim; ++v) {
-        const T wv = w[v];
-        const T* iv = ra + v * R;
-        for (int r = 0; r < R; ++r) acc[r] += wv * iv[r];
-      }
+      alignas(64) T acc[R];
+      dot_rows<T, R>(d.p[L.bb[b][1] + u], d.p + L.wb[b][1] + static_cast<int64_t>(u) * H, 1, 0, ends[deg[u]], ra, acc);
       T* h = t.hs2 + u * R;
       for (int r = 0; r < R; ++r) h[r] += acc[r];
       if (b == 0) {
@@ -124,22 +132,11 @@ KOKKOS_INLINE_FUNCTION void made_output(const FlowData<T>& d, const LayerLayout&
                                         T* shift) {
   const int H = L.hidden;
   const int lim = d.ints[L.ends + i];
-  T us[R], sh[R];
-  const T bs = d.p[L.bf + 2 * i], bh = d.p[L.bf + 2 * i + 1];
-  for (int r = 0; r < R; ++r) {
-    us[r] = bs;
-    sh[r] = bh;
-  }
+  alignas(64) T us[R];
+  alignas(64) T sh[R];
   const T* ws = d.p + L.wf + static_cast<int64_t>(2 * i) * H;
-  const T* wh = ws + H;
-  for (int v = 0; v < lim; ++v) {
-    const T a = ws[v], c = wh[v];
-    const T* hv = t.hs2 + v * R;
-    for (int r = 0; r < R; ++r) {
-      us[r] += a * hv[r];
-      sh[r] += c * hv[r];
-    }
-  }
+  dot_rows<T, R>(d.p[L.bf + 2 * i], ws, 1, 0, lim, t.hs2, us);
+  dot_rows<T, R>(d.p[L.bf + 2 * i + 1], ws + H, 1, 0, lim, t.hs2, sh);
   T* uo = t.us + i * R;
   T* so = t.s + i * R;
   for (int r = 0; r < R; ++r) {
@@ -153,25 +150,16 @@ KOKKOS_INLINE_FUNCTION void made_output(const FlowData<T>& d, const LayerLayout&
 template <typename T, int R>
 KOKKOS_INLINE_FUNCTION void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
   const int D = d.dim;
-  for (int a = 0; a < D; ++a) {
-    T acc[R];
-    const T b = d.p[L.b + a];
-    for (int r = 0; r < R; ++r) acc[r] = b;
-    for (int c = 0; c < D; ++c) {
-      const T w = d.p[L.w + a * D + c];
-      const T* vc = v + c * R;
-      for (int r = 0; r < R; ++r) acc[r] += w * vc[r];
-    }
-    for (int r = 0; r < R; ++r) y[a * R + r] = acc[r];
-  }
+  for (int a = 0; a < D; ++a) dot_rows<T, R>(d.p[L.b + a], d.p + L.w + a * D, 1, 0, D, v, y + a * R);
 }
 
 /// Forward pass of one tile: rows [row0, row0 + R) of x (rows >= n are padding). Leaves every
-/// intermediate in the layer tiles, z in `zt` [D][R], and returns log p per row in lp (-inf
-/// outside the box, NaN for NaN rows).
+/// intermediate in the forward part `scratch` (layer tiles, z, and log p per row: -inf outside
+/// the box, NaN for NaN rows).
 template <typename T, int R>
 KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
-                                         const T* x, int64_t row0, int64_t n, T* lp) {
+                                         const T* x, int64_t row0, int64_t n) {
+  T* lp = scratch + ts.lp;
   const int D = d.dim;
   T lad[R];
   bool nan_row[R], outside[R];
@@ -234,30 +222,73 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
   }
 }
 
-/// G[u * ld + v] += sum_r gu[u][r] a[v][r] for u in [0, nu), v < lim(u), with the activations
-/// transposed once into tr [R][na] so that the inner loop runs over v. Each tile's sum is formed
-/// in T and added to the double accumulator G (the error grows with R, not with the batch).
+/// G[u * ld + v] += sum_r gu[u][r] a[v][r] for u in [0, nu), v < lim(u) (lim non-decreasing in
+/// u, as every mask of the degree-sorted units is). A register-blocked product: the activations
+/// are transposed once into tr [R][na rounded up, zero padded], then blocks of kUB units by kVB
+/// columns accumulate over the rows in registers. Each tile's sum is formed in T and added to the
+/// double accumulator G (the rounding grows with R, not with the batch).
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+/// Gu[v0 + j] += sum_r g[r] tr[r * nap + v0 + j] for j < min(NQ W, m - v0): NQ vectors of columns,
+/// each summed over the rows in NP interleaved partial sums (independent FMA chains).
+template <typename T, int R, int NQ, int NP>
+KOKKOS_INLINE_FUNCTION void weight_grad_block(double* Gu, const T* g, const T* tr, int nap, int v0, int m) {
+  using V = typename Simd<T>::V;
+  constexpr int W = Simd<T>::kLanes;
+  V acc[NQ][NP];
+  for (int q = 0; q < NQ; ++q) {
+    for (int p = 0; p < NP; ++p) acc[q][p] = V{};
+  }
+  for (int r = 0; r < R; r += NP) {
+    for (int p = 0; p < NP; ++p) {
+      const V* ar = reinterpret_cast<const V*>(tr + (r + p) * nap + v0);
+      const T gr = g[r + p];
+      for (int q = 0; q < NQ; ++q) acc[q][p] += gr * ar[q];
+    }
+  }
+  for (int q = 0; q < NQ; ++q) {
+    V sum = acc[q][0];
+    for (int p = 1; p < NP; ++p) sum += acc[q][p];
+    for (int j = 0; j < W && v0 + q * W + j < m; ++j) Gu[v0 + q * W + j] += static_cast<double>(sum[j]);
+  }
+}
+#endif
+
 template <typename T, int R, typename Lim>
 KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, const T* a, int na, T* tr, Lim lim) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  constexpr int W = Simd<T>::kLanes;
+#else
+  constexpr int W = 1;
+#endif
+  const int nap = (na + W - 1) / W * W;
   for (int v = 0; v < na; ++v) {
-    for (int r = 0; r < R; ++r) tr[r * na + v] = a[v * R + r];
+    for (int r = 0; r < R; ++r) tr[r * nap + v] = a[v * R + r];
   }
-  T part[kMaxHidden];
+  for (int r = 0; r < R; ++r) {
+    for (int v = na; v < nap; ++v) tr[r * nap + v] = T(0);
+  }
   for (int u = 0; u < nu; ++u) {
     const int m = lim(u);
-    if (m == 0) continue;
-    for (int v = 0; v < m; ++v) part[v] = T(0);
-    bool any = false;
-    for (int r = 0; r < R; ++r) {
-      const T g = gu[u * R + r];
-      if (g == T(0)) continue;
-      any = true;
-      const T* ar = tr + r * na;
-      for (int v = 0; v < m; ++v) part[v] += g * ar[v];
-    }
-    if (!any) continue;
+    const T* g = gu + u * R;
     double* Gu = G + static_cast<int64_t>(u) * ld;
-    for (int v = 0; v < m; ++v) Gu[v] += static_cast<double>(part[v]);
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+    int v0 = 0;
+    for (; v0 + 4 * W <= m; v0 += 4 * W) weight_grad_block<T, R, 4, 2>(Gu, g, tr, nap, v0, m);
+    // The rest: up to 4 vectors (reads stay below nap).
+    switch ((m - v0 + W - 1) / W) {
+    case 1: weight_grad_block<T, R, 1, 4>(Gu, g, tr, nap, v0, m); break;
+    case 2: weight_grad_block<T, R, 2, 4>(Gu, g, tr, nap, v0, m); break;
+    case 3: weight_grad_block<T, R, 3, 2>(Gu, g, tr, nap, v0, m); break;
+    case 4: weight_grad_block<T, R, 4, 2>(Gu, g, tr, nap, v0, m); break;
+    default: break;
+    }
+#else
+    for (int v0 = 0; v0 < m; ++v0) {
+      T acc = T(0);
+      for (int r = 0; r < R; ++r) acc += g[r] * tr[r * nap + v0];
+      Gu[v0] += static_cast<double>(acc);
+    }
+#endif
   }
 }
 
@@ -270,36 +301,32 @@ template <typename T, int R> KOKKOS_INLINE_FUNCTION void bias_grad(double* G, in
   }
 }
 
-/// gin[v][r] = sum_u W[u, v] gu[u][r] over v < lim(u) (gin [nv][R] overwritten).
+/// gin[v][r] = sum_u W[u, v] gu[u][r] over the u with v < lim(u) (lim non-decreasing in u, so
+/// those u are a suffix [first(v), nu)); gin [nv][R] is overwritten. Accumulates in registers.
 template <typename T, int R, typename Lim>
 KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, int nv, T* gin, Lim lim) {
-  for (int v = 0; v < nv * R; ++v) gin[v] = T(0);
-  for (int u = 0; u < nu; ++u) {
-    const int m = lim(u);
-    const T* wu = W + static_cast<int64_t>(u) * ld;
-    const T* g = gu + u * R;
-    for (int v = 0; v < m; ++v) {
-      const T w = wu[v];
-      T* o = gin + v * R;
-      for (int r = 0; r < R; ++r) o[r] += w * g[r];
-    }
+  int first = 0;
+  for (int v = 0; v < nv; ++v) {
+    while (first < nu && lim(first) <= v) ++first;
+    dot_rows<T, R>(T(0), W + v, ld, first, nu, gu, gin + v * R);
   }
 }
 
 /// Reverse pass of one tile after forward_tile: adds d(sum_r g_r lp_r)/d(packed parameters) to G
-/// (packed layout) given g [R] (zero for rows that must not contribute).
+/// (packed layout) given g [R] (zero for rows that must not contribute), the forward part `fwd`
+/// and the work part `work`.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
-                                          const T* g, double* G) {
+KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts,
+                                          int hmax, const T* g, double* G) {
   const int D = d.dim;
-  T* gv = scratch + ts.gv;
-  T* gy = scratch + ts.gy;
-  T* gus = scratch + ts.gus;
-  T* gsh = scratch + ts.gsh;
-  T* gh = scratch + ts.gh;
-  T* gt = scratch + ts.gt;
-  T* tr = scratch + ts.tr;
-  const T* z = scratch + ts.z;
+  T* gv = work + ts.gv;
+  T* gy = work + ts.gy;
+  T* gus = work + ts.gus;
+  T* gsh = work + ts.gsh;
+  T* gh = work + ts.gh;
+  T* gt = work + ts.gt;
+  T* tr = work + ts.tr;
+  const T* z = fwd + ts.z;
   for (int k = 0; k < D; ++k) {
     for (int r = 0; r < R; ++r) gv[k * R + r] = -g[r] * z[k * R + r];
   }
@@ -308,7 +335,7 @@ KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, T* scratch, cons
     const int H = L.hidden;
     const int* ends = d.ints + L.ends;
     const int* deg = d.ints + L.degrees;
-    LayerTile<T> t = layer_tile<T, R>(scratch + l * ts.layer_stride, D, hmax);
+    LayerTile<T> t = layer_tile<T, R>(const_cast<T*>(fwd) + l * ts.layer_stride, D, hmax);
     // v' = s y + shift, lad += log s.
     for (int i = 0; i < D; ++i) {
       for (int r = 0; r < R; ++r) {
@@ -409,15 +436,7 @@ KOKKOS_INLINE_FUNCTION void inverse_tile(const FlowData<T>& d, T* scratch, const
       const T b = d.p[L.b + c];
       for (int r = 0; r < R; ++r) t.vin[c * R + r] = t.y[c * R + r] - b;
     }
-    for (int a = 0; a < D; ++a) {
-      T acc[R];
-      for (int r = 0; r < R; ++r) acc[r] = T(0);
-      for (int c = 0; c < D; ++c) {
-        const T w = d.p[L.winv + a * D + c];
-        for (int r = 0; r < R; ++r) acc[r] += w * t.vin[c * R + r];
-      }
-      for (int r = 0; r < R; ++r) v[a * R + r] = acc[r];
-    }
+    for (int a = 0; a < D; ++a) dot_rows<T, R>(T(0), d.p + L.winv + a * D, 1, 0, D, t.vin, v + a * R);
     const T ld = T(L.logdet);
     for (int r = 0; r < R; ++r) lad[r] -= ld;
   }

@@ -30,6 +30,13 @@ class KernelFlow {
   torch::Tensor log_prob_with_grad(const torch::Tensor& x);
   /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order).
   std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const;
+
+  /// For the autograd Function: log p(x) keeping every intermediate (when they fit in
+  /// kSaveBudgetBytes) under the returned id (-1: not kept); the gradient for the same x then
+  /// skips the forward pass if the id is still the latest.
+  static constexpr int64_t kSaveBudgetBytes = int64_t(512) << 20;
+  std::pair<torch::Tensor, int64_t> log_prob_saving(const torch::Tensor& x);
+  std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g, int64_t saved_id) const;
   /// x = inverse(z) and log p(x), as flow::FlowImpl::sample_and_log_prob_from_noise.
   flow::Samples sample_and_log_prob_from_noise(const torch::Tensor& z) const;
 
@@ -43,6 +50,8 @@ class KernelFlow {
   int64_t dim_;
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
+  torch::Tensor saved_;  // intermediates of the last log_prob_saving
+  int64_t saved_id_ = 0;
   std::unique_ptr<PackedFlow<float>> f32_;
   std::unique_ptr<PackedFlow<double>> f64_;
 };

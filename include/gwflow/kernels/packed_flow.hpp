@@ -33,11 +33,15 @@ struct LayerLayout {
   int64_t degrees = 0;     // int offset: degree of each (sorted) hidden unit
 };
 
-/// Offsets (in elements of T) of the per-slot scratch arrays of a tile of rows.
+/// Offsets (in elements of T) of the arrays of a tile of rows. The forward part (every
+/// intermediate the reverse pass needs) is per slot, or per tile when a forward pass saves it for
+/// the gradient; the work part is per slot.
 struct TileScratch {
-  int64_t layer_stride = 0;  // per layer: vin, y, us, s [D][R]; rh0, ra0, rh1, ra1, hs2 [H][R]
-  int64_t z = 0, lad = 0, g = 0, gv = 0, gy = 0, gus = 0, gsh = 0, gh = 0, gt = 0, tr = 0;
-  int64_t size = 0;
+  int64_t layer_stride = 0;  // forward part, per layer: vin, y, us, s [D][R]; rh0, ra0, rh1, ra1, hs2 [H][R]
+  int64_t z = 0, lp = 0;     // forward part: z [D][R], log p [R]
+  int64_t fwd_size = 0;
+  int64_t gv = 0, gy = 0, gus = 0, gsh = 0, g = 0, gh = 0, gt = 0, tr = 0;  // work part
+  int64_t work_size = 0;
 };
 
 template <typename T> class PackedFlow {
@@ -58,13 +62,16 @@ template <typename T> class PackedFlow {
   void set_parameters(const double* canonical);
 
   /// log p(x) for rows x [n, D] (row-major); z [n, D] too when `z` is not null. Rows outside
-  /// the box get -inf (NaN for rows with NaN) and NaN noise.
-  void log_prob(const T* x, int64_t n, T* log_prob, T* z) const;
+  /// the box get -inf (NaN for rows with NaN) and NaN noise. With `saved` (saved_size(n) values)
+  /// every intermediate is kept there for gradient().
+  void log_prob(const T* x, int64_t n, T* log_prob, T* z, T* saved = nullptr) const;
+  int64_t saved_size(int64_t n) const;
   /// x = inverse(z) [n, D] and its log density (finite for finite z: stable tanh term).
   void sample(const T* z, int64_t n, T* x, T* log_prob) const;
   /// Adds d(sum_r g_r log p(x_r)) / d(parameters) to `grad` (canonical layout, n_parameters()
-  /// values). Rows whose log_prob is not finite contribute nothing.
-  void gradient(const T* x, const T* g, int64_t n, double* grad) const;
+  /// values). Rows whose log_prob is not finite contribute nothing. With `saved` (filled by
+  /// log_prob for the same x and parameters) the forward pass is not repeated.
+  void gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved = nullptr) const;
 
   /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
   int64_t forward_macs() const { return macs_; }
@@ -79,6 +86,7 @@ template <typename T> class PackedFlow {
   std::vector<LayerLayout> layout_;
 
  private:
+  void reserve_scratch(int slots) const;
   std::vector<int64_t> gather_;            // packed position -> canonical index (-1: derived)
   std::vector<int64_t> canonical_offset_;  // start of each layer in the canonical vector (+ end)
   std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)

@@ -4,7 +4,7 @@
 // and a forward-KL training step (forward, backward, Adam, repack) in ms, with the achieved
 // GFLOP/s of the useful work (2 flops per multiply-add of the masked matrix products; a training
 // step counts 3 passes) and the kokkos/torch speed ratio.
-// Usage: gwflow_bench_kernels [--quick]
+// Usage: gwflow_bench_kernels [--quick] [--only seed|bank] [--dtype float32|float64]
 #include <torch/optim/adam.h>
 
 #include <algorithm>
@@ -57,7 +57,21 @@ void print(const Row& r) {
 int main(int argc, char** argv) {
   gwflow::parallel::Environment env(&argc, &argv, 1);
   torch::set_num_threads(1);
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string only, only_dtype;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--dtype" && i + 1 < argc) {
+      only_dtype = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: gwflow_bench_kernels [--quick] [--only seed|bank] [--dtype float32|float64]\n");
+      return 2;
+    }
+  }
   struct Case {
     const char* name;
     gwflow::flow::Architecture arch;
@@ -66,7 +80,9 @@ int main(int argc, char** argv) {
                {"bank-scale D=6 [100,100,60]", {6, {100, 100, 60}, false}, 15000}};
   std::printf("gwflow kernel benchmark: 1 thread, best of several runs%s\n", quick ? " (quick)" : "");
   for (const auto& c : cases) {
+    if (!only.empty() && std::string(c.name).rfind(only, 0) != 0) continue;
     for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+      if (!only_dtype.empty() && only_dtype != (dtype == torch::kFloat32 ? "float32" : "float64")) continue;
       torch::manual_seed(0);
       gwflow::flow::Flow f(c.arch, dtype);
       f->box()->set_box(torch::full({c.arch.dim}, -5.0), torch::full({c.arch.dim}, 5.0));
@@ -112,6 +128,15 @@ int main(int argc, char** argv) {
       t.torch_s = best_seconds(torch_step, std::max(2, reps / 2));
       t.kokkos_s = best_seconds(kokkos_step, std::max(2, reps / 2));
       print(t);
+      // Where the kokkos step's time goes.
+      auto gl = torch::full({n}, -1.0 / static_cast<double>(n), dtype);
+      const double t_fwd = best_seconds([&] { k.log_prob(x); }, reps);
+      const double t_grad = best_seconds([&] { k.parameter_gradient(x, gl); }, reps);
+      const double t_adam = best_seconds([&] { adam.step(); }, reps);
+      const double t_update = best_seconds([&] { k.update(); }, reps);
+      std::printf("  kokkos step parts: log_prob %.3f ms, gradient kernel (forward again + reverse) %.3f ms, "
+                  "Adam %.3f ms, repack %.3f ms\n",
+                  t_fwd * 1e3, t_grad * 1e3, t_adam * 1e3, t_update * 1e3);
       std::fflush(stdout);
     }
   }
