@@ -7,7 +7,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "gwflow/kernels/packed_flow.hpp"
-#include "vmath_shim.hpp"  // TEMP
+#include "gwflow/kernels/simd_math.hpp"
 
 namespace gwflow::kernels::detail {
 
@@ -161,12 +161,12 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
                                          const T* x, int64_t row0, int64_t n) {
   T* lp = scratch + ts.lp;
   const int D = d.dim;
-  T lad[R];
-  bool nan_row[R], outside[R];
+  // Per-row flags as T (0 or 1) rather than bool, so that the loops below vectorise.
+  T lad[R], nan_row[R], outside[R];
   for (int r = 0; r < R; ++r) {
     lad[r] = T(0);
-    nan_row[r] = false;
-    outside[r] = false;
+    nan_row[r] = T(0);
+    outside[r] = T(0);
   }
   LayerTile<T> t0 = layer_tile<T, R>(scratch, D, hmax);
   for (int k = 0; k < D; ++k) {
@@ -179,10 +179,10 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
     T* vk = t0.vin + k * R;
     for (int r = 0; r < R; ++r) {
       const T xv = tv[r];
-      nan_row[r] = nan_row[r] || xv != xv;
+      nan_row[r] = xv != xv ? T(1) : nan_row[r];
       T tt = (T(2) * xv - hi - lo) / (hi - lo);
       const bool in = tt < T(1) && tt > T(-1);
-      outside[r] = outside[r] || !in;
+      outside[r] = in ? outside[r] : T(1);
       tt = in ? tt : T(0);
       // atanh(t) = log1p(2t / (1 - t)) / 2
       vk[r] = T(0.5) * vmath::log1p(T(2) * tt / (T(1) - tt));
@@ -218,7 +218,7 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
   const T norm = T(0.5 * D * kLog2Pi);
   for (int r = 0; r < R; ++r) {
     const T v = T(-0.5) * sq[r] - norm + lad[r];
-    lp[r] = nan_row[r] ? static_cast<T>(NAN) : (outside[r] ? -static_cast<T>(INFINITY) : v);
+    lp[r] = nan_row[r] != T(0) ? static_cast<T>(NAN) : (outside[r] != T(0) ? -static_cast<T>(INFINITY) : v);
   }
 }
 
