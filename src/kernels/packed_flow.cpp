@@ -12,7 +12,7 @@ namespace gwflow::kernels {
 namespace {
 
 /// Rows per tile: the compile-time trip count of every inner loop.
-template <typename T> constexpr int kTile = sizeof(T) == 4 ? 64 : 32;
+template <typename T> constexpr int kTile = sizeof(T) == 4 ? 128 : 64;
 
 /// Inverse and log|det| of a D x D row-major matrix by Gauss-Jordan with partial pivoting.
 double invert(int d, const double* a, std::vector<double>& inv) {
@@ -121,8 +121,9 @@ template <typename T, int R> struct GradientFunctor {
   TileScratch ts;
   int hmax;
   const T* x;
-  const T* g;
+  const T* g;  // upstream per row; null: 1 for every row with a finite log p
   int64_t n;
+  T* lp;  // log p per row (written when not null)
   double* grads;  // per slot: packed gradient [np] + sum of g
   int64_t np;
   const T* saved;  // per tile: forward part from log_prob (or null: recompute)
@@ -136,11 +137,15 @@ template <typename T, int R> struct GradientFunctor {
     const T* fwd = saved ? saved + tile * ts.fwd_size : s;
     if (!saved) detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n);
     const T* out = fwd + ts.lp;
+    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    if (lp) {
+      for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
+    }
     T* gt = work + ts.g;
     T sum = T(0);
     bool any = false;
     for (int r = 0; r < R; ++r) {
-      gt[r] = row0 + r < n && finite(out[r]) ? g[row0 + r] : T(0);
+      gt[r] = r < m && finite(out[r]) ? (g ? g[row0 + r] : T(1)) : T(0);
       any = any || gt[r] != T(0);
       sum += gt[r];
     }
@@ -313,7 +318,7 @@ template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T*
 }
 
 template <typename T>
-void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved) const {
+void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved, T* lp) const {
   constexpr int R = kTile<T>;
   Token token;
   const int slots = token.size();
@@ -324,7 +329,7 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   } else {
     Kokkos::deep_copy(grads_, T(0));
   }
-  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, grads_.data(), np, saved, token};
+  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, lp, grads_.data(), np, saved, token};
   Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).

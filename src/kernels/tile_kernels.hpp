@@ -224,7 +224,7 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
 
 /// G[u * ld + v] += sum_r gu[u][r] a[v][r] for u in [0, nu), v < lim(u) (lim non-decreasing in
 /// u, as every mask of the degree-sorted units is). A register-blocked product: the activations
-/// are transposed once into tr [R][na rounded up, zero padded], then blocks of kUB units by kVB
+/// are transposed once into tr [R][na rounded up to the vector length], then blocks of vectors of
 /// columns accumulate over the rows in registers. Each tile's sum is formed in T and added to the
 /// double accumulator G (the rounding grows with R, not with the batch).
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
@@ -253,6 +253,32 @@ KOKKOS_INLINE_FUNCTION void weight_grad_block(double* Gu, const T* g, const T* t
 }
 #endif
 
+/// sum_r a[r] b[r] over the R rows of a tile (vector partial sums, then a fixed tree).
+template <typename T, int R> KOKKOS_INLINE_FUNCTION T dot_over_rows(const T* a, const T* b) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  using V = typename Simd<T>::V;
+  constexpr int W = Simd<T>::kLanes;
+  constexpr int Q = R / W;
+  const V* av = reinterpret_cast<const V*>(a);
+  const V* bv = reinterpret_cast<const V*>(b);
+  V acc[Q];
+  for (int q = 0; q < Q; ++q) acc[q] = av[q] * bv[q];
+  for (int w = Q / 2; w >= 1; w /= 2) {
+    for (int q = 0; q < w; ++q) acc[q] += acc[q + w];
+  }
+  alignas(64) T lanes[W];
+  *reinterpret_cast<V*>(lanes) = acc[0];
+  for (int w = W / 2; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) lanes[j] += lanes[j + w];
+  }
+  return lanes[0];
+#else
+  T acc = T(0);
+  for (int r = 0; r < R; ++r) acc += a[r] * b[r];
+  return acc;
+#endif
+}
+
 template <typename T, int R, typename Lim>
 KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, const T* a, int na, T* tr, Lim lim) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
@@ -260,13 +286,19 @@ KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, 
 #else
   constexpr int W = 1;
 #endif
+  if (na < W) {  // narrow layers: one dot product over the rows per weight, no transposition
+    for (int u = 0; u < nu; ++u) {
+      const int m = lim(u);
+      double* Gu = G + static_cast<int64_t>(u) * ld;
+      for (int v = 0; v < m; ++v) Gu[v] += static_cast<double>(dot_over_rows<T, R>(gu + u * R, a + v * R));
+    }
+    return;
+  }
   const int nap = (na + W - 1) / W * W;
   for (int v = 0; v < na; ++v) {
     for (int r = 0; r < R; ++r) tr[r * nap + v] = a[v * R + r];
   }
-  for (int r = 0; r < R; ++r) {
-    for (int v = na; v < nap; ++v) tr[r * nap + v] = T(0);
-  }
+  // Columns [na, nap) hold stale values: they only reach lanes that are never stored.
   for (int u = 0; u < nu; ++u) {
     const int m = lim(u);
     const T* g = gu + u * R;
@@ -312,6 +344,20 @@ KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, 
   }
 }
 
+/// The reverse of v' = s y + shift with s = softplus(us) + 1e-3 and lad += log s, for one
+/// dimension (restrict-qualified parameters: no aliasing, so the loop vectorises).
+template <typename T, int R>
+KOKKOS_INLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
+                                        const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
+                                        T* __restrict__ gsh, T* __restrict__ gy) {
+  for (int r = 0; r < R; ++r) {
+    const T gs = gv[r] * y[r] + g[r] / s[r];
+    gus[r] = gs * softplus_grad(us[r]);
+    gsh[r] = gv[r];
+    gy[r] = gv[r] * s[r];
+  }
+}
+
 /// Reverse pass of one tile after forward_tile: adds d(sum_r g_r lp_r)/d(packed parameters) to G
 /// (packed layout) given g [R] (zero for rows that must not contribute), the forward part `fwd`
 /// and the work part `work`.
@@ -338,13 +384,7 @@ KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T*
     LayerTile<T> t = layer_tile<T, R>(const_cast<T*>(fwd) + l * ts.layer_stride, D, hmax);
     // v' = s y + shift, lad += log s.
     for (int i = 0; i < D; ++i) {
-      for (int r = 0; r < R; ++r) {
-        const int k = i * R + r;
-        const T gs = gv[k] * t.y[k] + g[r] / t.s[k];
-        gus[k] = gs * softplus_grad(t.us[k]);
-        gsh[k] = gv[k];
-        gy[k] = gv[k] * t.s[k];
-      }
+      affine_grad<T, R>(gv + i * R, t.y + i * R, t.s + i * R, t.us + i * R, g, gus + i * R, gsh + i * R, gy + i * R);
     }
     // Final layer: rows 2i (scale) and 2i + 1 (shift) read hidden units v < ends[i].
     for (int i = 0; i < D; ++i) {

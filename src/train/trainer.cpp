@@ -181,7 +181,9 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 Trainer::~Trainer() = default;
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::terms(const torch::Tensor& x, const torch::Tensor& w, double w_min) {
-  auto lp = kernel_ ? kernel_->log_prob_with_grad(x) : flow_->log_prob(x);
+  // forward_KL's upstream gradient is -1/N on every finite row: the kernels then fuse the
+  // forward and reverse passes.
+  auto lp = kernel_ ? kernel_->log_prob_with_grad(x, loss_ == Loss::kForwardKL) : flow_->log_prob(x);
   auto ok = torch::isfinite(lp);
   auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, lp.options());
   return {loss_terms(loss_, lp, w, c, w_min).masked_select(ok), ok};

@@ -26,8 +26,11 @@ class KernelFlow {
   /// log p(x) [N] (and z [N, D] when `z` is given): as flow::FlowImpl::log_prob/forward. No graph.
   torch::Tensor log_prob(const torch::Tensor& x, torch::Tensor* z = nullptr) const;
   /// log p(x) [N] as an autograd node over the flow's parameters: backward runs the gradient
-  /// kernel with the upstream d loss / d log_prob of every row.
-  torch::Tensor log_prob_with_grad(const torch::Tensor& x);
+  /// kernel with the upstream d loss / d log_prob of every row. `uniform_upstream` promises that
+  /// the upstream will be the same for every row with a finite log_prob (forward_KL: -1/N): the
+  /// forward pass then computes the gradient too, in the same pass, and backward only scales it
+  /// (backward checks the promise and falls back to the general path if it does not hold).
+  torch::Tensor log_prob_with_grad(const torch::Tensor& x, bool uniform_upstream = false);
   /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order).
   std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const;
 
@@ -35,7 +38,7 @@ class KernelFlow {
   /// kSaveBudgetBytes) under the returned id (-1: not kept); the gradient for the same x then
   /// skips the forward pass if the id is still the latest.
   static constexpr int64_t kSaveBudgetBytes = int64_t(512) << 20;
-  std::pair<torch::Tensor, int64_t> log_prob_saving(const torch::Tensor& x);
+  std::pair<torch::Tensor, int64_t> log_prob_saving(const torch::Tensor& x, bool uniform_upstream = false);
   std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g, int64_t saved_id) const;
   /// x = inverse(z) and log p(x), as flow::FlowImpl::sample_and_log_prob_from_noise.
   flow::Samples sample_and_log_prob_from_noise(const torch::Tensor& z) const;
@@ -51,6 +54,9 @@ class KernelFlow {
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
   torch::Tensor saved_;  // intermediates of the last log_prob_saving
+  torch::Tensor saved_lp_;  // its log_prob (uniform_upstream)
+  std::vector<double> unit_grad_;  // its gradient for g = 1 (uniform_upstream)
+  bool saved_unit_ = false;
   int64_t saved_id_ = 0;
   std::unique_ptr<PackedFlow<float>> f32_;
   std::unique_ptr<PackedFlow<double>> f64_;

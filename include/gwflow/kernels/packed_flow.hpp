@@ -70,8 +70,9 @@ template <typename T> class PackedFlow {
   void sample(const T* z, int64_t n, T* x, T* log_prob) const;
   /// Adds d(sum_r g_r log p(x_r)) / d(parameters) to `grad` (canonical layout, n_parameters()
   /// values). Rows whose log_prob is not finite contribute nothing. With `saved` (filled by
-  /// log_prob for the same x and parameters) the forward pass is not repeated.
-  void gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved = nullptr) const;
+  /// log_prob for the same x and parameters) the forward pass is not repeated. A null `g` means
+  /// g_r = 1; with `lp` the pass also writes log p (forward and reverse fused, one pass).
+  void gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved = nullptr, T* lp = nullptr) const;
 
   /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
   int64_t forward_macs() const { return macs_; }

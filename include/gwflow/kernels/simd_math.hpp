@@ -17,6 +17,10 @@
 //   vectorizer may not if-convert under -ftrapping-math (the default); and a comparison of
 //   doubles turned into a 64-bit integer mask needs SSE4.2. The blends need neither. Only
 //   integer add/sub/and/or/xor and shifts by constants are used (all in SSE2).
+// - The functions are KOKKOS_FORCEINLINE_FUNCTION (device-callable like KOKKOS_INLINE_FUNCTION):
+//   a call that is not inlined cannot be vectorized, and GCC's inliner alone leaves expm1 and
+//   log1p out of line at -O2 and may do so in large kernels. Loops vectorize at -O3 (GCC 12's
+//   -O2 cost model vectorizes none of these loops).
 // - Nothing relies on -ffast-math (which would break the special cases) or on the absence of
 //   FMA contraction: results stay within the bounds below under -ffp-contract=off (the ISO
 //   default) and -ffp-contract=fast (the GNU default, FMA with -march=native).
@@ -282,7 +286,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION LogSplit<T> log_split(T x) {
 
 /// e^x, within 1 ulp. +inf when it overflows, +0 below the subnormal range (gradual underflow
 /// before that), NaN for NaN.
-template <typename T> KOKKOS_INLINE_FUNCTION T exp(T x) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -296,7 +300,7 @@ template <typename T> KOKKOS_INLINE_FUNCTION T exp(T x) {
 
 /// e^x - 1, within 1 ulp (relative error, so accurate for small |x|: expm1(x) = x + x^2/2 + ...).
 /// +inf when e^x overflows, -1 for large negative x, +-0 for +-0, NaN for NaN.
-template <typename T> KOKKOS_INLINE_FUNCTION T expm1(T x) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -320,7 +324,7 @@ template <typename T> KOKKOS_INLINE_FUNCTION T expm1(T x) {
 
 /// Natural logarithm, within 1 ulp. log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
 /// log(NaN) = NaN; subnormal x exact (rescaled into the normal range first).
-template <typename T> KOKKOS_INLINE_FUNCTION T log(T x) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -340,7 +344,7 @@ template <typename T> KOKKOS_INLINE_FUNCTION T log(T x) {
 
 /// log(1 + x), within 1 ulp (so accurate for small |x|: log1p(x) = x - x^2/2 + ...).
 /// log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) = +inf, +-0 for +-0, NaN for NaN.
-template <typename T> KOKKOS_INLINE_FUNCTION T log1p(T x) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log1p(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
