@@ -324,9 +324,10 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
   const T mk = detail::blend(k_big, T(0), two_mk);
   const T a = T(1) - mk;
   const T a_lo = detail::blend(k_neg, T(1) - (a + mk), (T(1) - a) - mk);
-  T res = detail::scale_pow2(detail::exp_core(a, a_lo, e.r, e.c), e);
-  res = detail::blend(detail::sign_mask(static_cast<U>(ax - 1)), x, res);  // +-0
-  return detail::blend(detail::lt_mask(F::kInfBits, ax), x, res);        // NaN
+  const T res = detail::scale_pow2(detail::exp_core(a, a_lo, e.r, e.c), e);
+  // +-0 and NaN: x itself.
+  const U zero_or_nan = detail::sign_mask(static_cast<U>(ax - 1)) | detail::lt_mask(F::kInfBits, ax);
+  return detail::blend(zero_or_nan, x, res);
 }
 
 /// Natural logarithm, within 1 ulp. log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
@@ -341,12 +342,14 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log(T x) {
   const T xs = detail::blend(sub, x * F::kSubScale, x);
   const detail::LogSplit<T> sp = detail::log_split(xs);
   const T kd = sp.kd - detail::blend(sub, F::kSubScaleLog2, T(0));
-  T res = detail::log_kernel(kd, sp.m - T(1), T(0));
-  const T inf = detail::from_bits(F::kInfBits);
-  res = detail::blend(detail::eq_mask(ix, F::kInfBits), inf, res);                    // +inf
-  res = detail::blend(detail::sign_mask(ix), detail::from_bits(F::kNanBits), res);   // x < 0
-  res = detail::blend(detail::sign_mask(static_cast<U>(ax - 1)), -inf, res);         // +-0
-  return detail::blend(detail::lt_mask(F::kInfBits, ax), x, res);                    // NaN
+  const T res = detail::log_kernel(kd, sp.m - T(1), T(0));
+  // Special cases, off the critical path (one blend on it): x < 0 -> NaN, +-0 -> -inf, and x
+  // itself for +inf and NaN.
+  const U neg = detail::sign_mask(ix);
+  const U zero = detail::sign_mask(static_cast<U>(ax - 1));
+  T special = detail::blend(neg, detail::from_bits(F::kNanBits), x);
+  special = detail::blend(zero, detail::from_bits(static_cast<U>(F::kInfBits | ~F::kAbsMask)), special);
+  return detail::blend(static_cast<U>(neg | zero | detail::lt_mask(static_cast<U>(F::kInfBits - 1), ax)), special, res);
 }
 
 /// log(1 + x), within 1 ulp (so accurate for small |x|: log1p(x) = x - x^2/2 + ...).
@@ -368,15 +371,16 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log1p(T x) {
   const U k0 = detail::eq_mask(sp.kbiased, F::kBias);
   const T f = detail::blend(k0, x, sp.m - T(1));
   const T c = detail::blend(k0, T(0), err / u);
-  T res = detail::log_kernel(sp.kd, f, c);
-  const T inf = detail::from_bits(F::kInfBits);
-  const U neg = detail::sign_mask(ix);
-  res = detail::blend(detail::eq_mask(ix, F::kInfBits), inf, res);                                     // +inf
-  res = detail::blend(static_cast<U>(detail::lt_mask(F::kOneBits, ax) & neg), detail::from_bits(F::kNanBits),
-                      res);                                                                           // x < -1
-  res = detail::blend(detail::eq_mask(ix, F::kMinusOneBits), -inf, res);                              // -1
-  res = detail::blend(detail::sign_mask(static_cast<U>(ax - 1)), x, res);                             // +-0
-  return detail::blend(detail::lt_mask(F::kInfBits, ax), x, res);                                     // NaN
+  const T res = detail::log_kernel(sp.kd, f, c);
+  // Special cases, off the critical path (one blend on it): x < -1 -> NaN, -1 -> -inf, and x
+  // itself for +-0, +inf and NaN.
+  const U below_m1 = detail::sign_mask(ix) & detail::lt_mask(F::kOneBits, ax);  // also -inf, -NaN
+  const U m1 = detail::eq_mask(ix, F::kMinusOneBits);
+  T special = detail::blend(below_m1, detail::from_bits(F::kNanBits), x);
+  special = detail::blend(m1, detail::from_bits(static_cast<U>(F::kInfBits | ~F::kAbsMask)), special);
+  const U is_special = below_m1 | m1 | detail::sign_mask(static_cast<U>(ax - 1)) |
+                       detail::lt_mask(static_cast<U>(F::kInfBits - 1), ax);
+  return detail::blend(is_special, special, res);
 }
 
 }  // namespace gwflow::kernels::vmath
