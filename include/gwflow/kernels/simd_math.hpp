@@ -247,15 +247,15 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp_core(T a, T a_lo, T r, T
   return s + (err + (a_lo + tail));
 }
 
-/// x clamped to [-min_abs, max] given as bits (NaN becomes some finite value: callers restore it).
+/// x clamped to [-min_abs, max], both given as bits (NaN becomes one of them: callers restore it).
 template <typename T>
 KOKKOS_FORCEINLINE_FUNCTION T exp_clamp(T x, typename Fp<T>::U ix, typename Fp<T>::U ax, typename Fp<T>::U max_bits,
                                         typename Fp<T>::U min_abs_bits) {
   using U = typename Fp<T>::U;
   const U neg = sign_mask(ix);
-  const T xc = blend(static_cast<U>(lt_mask(max_bits, ax) & ~neg), from_bits(max_bits), x);
-  return blend(static_cast<U>(lt_mask(min_abs_bits, ax) & neg), from_bits(static_cast<U>(min_abs_bits | ~Fp<T>::kAbsMask)),
-               xc);
+  const U out = (lt_mask(max_bits, ax) & ~neg) | (lt_mask(min_abs_bits, ax) & neg);
+  const T bound = blend(neg, from_bits(static_cast<U>(min_abs_bits | ~Fp<T>::kAbsMask)), from_bits(max_bits));
+  return blend(out, bound, x);
 }
 
 /// k ln2 + log(1 + f) + c for f in [sqrt(1/2) - 1, sqrt(2) - 1) (c: a tiny correction), with
