@@ -44,6 +44,12 @@ if(Kokkos_INCLUDE_DIRS)
   endif()
   set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_gwflow_kokkos_inc}")
 endif()
+if(Kokkos_ENABLE_CUDA OR KOKKOS_ENABLE_CUDA)
+  # The kernels are device-callable (no std:: in them, Kokkos math, functors), but their scratch
+  # and gradient reductions are laid out for CPU tiles: they run in the host space here, and
+  # device = "cuda" uses the LibTorch backend (gwflow says so at start).
+  message(STATUS "gwflow: this Kokkos has CUDA; the fused kernels run on the host, GPU runs use LibTorch")
+endif()
 
 find_package(tomlplusplus QUIET)
 gwflow_require(tomlplusplus_FOUND "TOML++" "Install libtomlplusplus-dev.")
