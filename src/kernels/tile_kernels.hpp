@@ -41,7 +41,7 @@ template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* b
   return t;
 }
 
-template <typename T> KOKKOS_INLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
 
 #if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__NVCC__)
 #define GWFLOW_KERNELS_VECTOR_EXT 1
@@ -80,11 +80,11 @@ KOKKOS_INLINE_FUNCTION void dot_rows(T b, const T* w, int64_t wstride, int k0, i
 }
 
 /// softplus as torch (threshold 20) and its derivative's factor exp(u) / (exp(u) + 1).
-template <typename T> KOKKOS_INLINE_FUNCTION T softplus(T u) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T softplus(T u) {
   const T e = vmath::exp(u > T(20) ? T(0) : u);
   return u > T(20) ? u : vmath::log1p(e);
 }
-template <typename T> KOKKOS_INLINE_FUNCTION T softplus_grad(T u) {
+template <typename T> KOKKOS_FORCEINLINE_FUNCTION T softplus_grad(T u) {
   const T e = vmath::exp(u > T(20) ? T(0) : u);
   return u > T(20) ? T(1) : e / (e + T(1));
 }
@@ -253,16 +253,11 @@ KOKKOS_INLINE_FUNCTION void weight_grad_block(double* Gu, const T* g, const T* t
 }
 #endif
 
-/// sum_r a[r] b[r] over the R rows of a tile (vector partial sums, then a fixed tree).
-template <typename T, int R> KOKKOS_INLINE_FUNCTION T dot_over_rows(const T* a, const T* b) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
+/// The sum of Q vectors' lanes by a fixed tree.
+template <typename T, int Q> KOKKOS_FORCEINLINE_FUNCTION T tree_sum(typename Simd<T>::V* acc) {
   using V = typename Simd<T>::V;
   constexpr int W = Simd<T>::kLanes;
-  constexpr int Q = R / W;
-  const V* av = reinterpret_cast<const V*>(a);
-  const V* bv = reinterpret_cast<const V*>(b);
-  V acc[Q];
-  for (int q = 0; q < Q; ++q) acc[q] = av[q] * bv[q];
   for (int w = Q / 2; w >= 1; w /= 2) {
     for (int q = 0; q < w; ++q) acc[q] += acc[q + w];
   }
@@ -272,9 +267,38 @@ template <typename T, int R> KOKKOS_INLINE_FUNCTION T dot_over_rows(const T* a, 
     for (int j = 0; j < w; ++j) lanes[j] += lanes[j + w];
   }
   return lanes[0];
+}
+#endif
+
+/// sum_r a[r] b[r] over the R rows of a tile (vector partial sums, then a fixed tree).
+template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T dot_over_rows(const T* a, const T* b) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  using V = typename Simd<T>::V;
+  constexpr int Q = R / Simd<T>::kLanes;
+  const V* av = reinterpret_cast<const V*>(a);
+  const V* bv = reinterpret_cast<const V*>(b);
+  V acc[Q];
+  for (int q = 0; q < Q; ++q) acc[q] = av[q] * bv[q];
+  return tree_sum<T, Q>(acc);
 #else
   T acc = T(0);
   for (int r = 0; r < R; ++r) acc += a[r] * b[r];
+  return acc;
+#endif
+}
+
+/// sum_r a[r] over the R rows of a tile (as dot_over_rows).
+template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T sum_over_rows(const T* a) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  using V = typename Simd<T>::V;
+  constexpr int Q = R / Simd<T>::kLanes;
+  const V* av = reinterpret_cast<const V*>(a);
+  V acc[Q];
+  for (int q = 0; q < Q; ++q) acc[q] = av[q];
+  return tree_sum<T, Q>(acc);
+#else
+  T acc = T(0);
+  for (int r = 0; r < R; ++r) acc += a[r];
   return acc;
 #endif
 }
@@ -324,13 +348,10 @@ KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, 
   }
 }
 
-/// G[u] += sum_r gu[u][r] for a bias.
-template <typename T, int R> KOKKOS_INLINE_FUNCTION void bias_grad(double* G, int nu, const T* gu) {
-  for (int u = 0; u < nu; ++u) {
-    T s = T(0);
-    for (int r = 0; r < R; ++r) s += gu[u * R + r];
-    G[u] += static_cast<double>(s);
-  }
+/// G[u] += sum_r gu[u][r] for a bias (vector partial sums and a fixed tree: a plain loop would be
+/// R dependent scalar additions, which GCC may not reorder).
+template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION void bias_grad(double* G, int nu, const T* gu) {
+  for (int u = 0; u < nu; ++u) G[u] += static_cast<double>(sum_over_rows<T, R>(gu + u * R));
 }
 
 /// gin[v][r] = sum_u W[u, v] gu[u][r] over the u with v < lim(u) (lim non-decreasing in u, so
@@ -347,7 +368,7 @@ KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, 
 /// The reverse of v' = s y + shift with s = softplus(us) + 1e-3 and lad += log s, for one
 /// dimension (restrict-qualified parameters: no aliasing, so the loop vectorises).
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
+KOKKOS_FORCEINLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
                                         const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
                                         T* __restrict__ gsh, T* __restrict__ gy) {
   for (int r = 0; r < R; ++r) {
