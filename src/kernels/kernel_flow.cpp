@@ -190,13 +190,15 @@ std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x
     f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data(),
                    saved_rows ? saved_.data_ptr<float>() : nullptr);
   }
+  // One conversion for all, then views of it (autograd can adopt them as the .grad tensors).
+  auto flat = torch::from_blob(grad.data(), {static_cast<int64_t>(grad.size())}, torch::kFloat64)
+                  .to(params_.front().options(), false, true);
   std::vector<torch::Tensor> out;
   out.reserve(params_.size());
   int64_t off = 0;
   for (const auto& p : params_) {
-    auto t = torch::from_blob(grad.data() + off, p.sizes(), torch::kFloat64).to(p.options(), false, true);
+    out.push_back(flat.narrow(0, off, p.numel()).view(p.sizes()));
     off += p.numel();
-    out.push_back(std::move(t));
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/parallel/signals.hpp"
+#include "gwflow/train/fused_adam.hpp"
 #include "gwflow/train/quantile.hpp"
 #include "gwflow/version.hpp"
 
@@ -308,11 +309,19 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
       throw NumericsError("training diverged at iteration " + std::to_string(iteration_) +
                           " (non-finite loss); lower training.learning_rate");
     }
-    adam_->zero_grad();
+    if (kernel_) {  // no zeroing and accumulation: backward hands the kernel's gradients over as they are
+      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+    } else {
+      adam_->zero_grad();
+    }
     (local_sum / stats[1]).backward();
     reducer_->allreduce();
-    adam_->step();
-    if (kernel_) kernel_->update();
+    if (kernel_) {  // the kokkos backend: LibTorch's per-tensor Adam would cost more than the kernels
+      fused_adam_step(*adam_);
+      kernel_->update();
+    } else {
+      adam_->step();
+    }
     history_.train_loss.push_back(p.train_loss);
     if (iteration_ % t.validation_step == 0) {  // as mbank: from iteration 0, after its step
       validate(p);

@@ -317,7 +317,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
   const detail::ExpReduced<T> e = detail::exp_reduce(xc);
   // e^x - 1 = 2^k ((1 - 2^-k) + e^(r+c) - 1) with 1 - 2^-k = a + a_lo exactly (Fast2Sum; a_lo
   // is 0 unless |k| > 53). For k = 0, a = 0 and r = x exactly: the result is x + tail.
-  // 2^-k (its bits are only valid for k <= 2^(exponent bits - 1)) is dropped for large k.
+  // 2^-k is built from bits (valid for |k| < kBias) and replaced by 0 above kExpm1BigK.
   const T two_mk = detail::from_bits(static_cast<U>((F::kBias - e.kbits) << F::kMantBits));
   const U k_big = detail::lt_mask(static_cast<U>(F::kShiftBits + F::kExpm1BigK), e.kbits);
   const U k_neg = detail::lt_mask(e.kbits, F::kShiftBits);
@@ -331,7 +331,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
 }
 
 /// Natural logarithm, within 1 ulp. log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
-/// log(NaN) = NaN; subnormal x exact (rescaled into the normal range first).
+/// log(NaN) = NaN; subnormal x at full accuracy (rescaled into the normal range first).
 template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
