@@ -137,13 +137,7 @@ std::pair<torch::Tensor, int64_t> KernelFlow::log_prob_saving(const torch::Tenso
   if (uniform_upstream) {  // one fused pass: log p and the gradient of sum log p
     ++saved_id_;
     saved_unit_ = true;
-    saved_lp_ = torch::empty({n}, x.options());
-    unit_grad_.assign(canonical_.size(), 0.0);
-    if (f64_) {
-      f64_->gradient(x.data_ptr<double>(), nullptr, n, unit_grad_.data(), nullptr, saved_lp_.data_ptr<double>());
-    } else {
-      f32_->gradient(x.data_ptr<float>(), nullptr, n, unit_grad_.data(), nullptr, saved_lp_.data_ptr<float>());
-    }
+    fused_pass(x, saved_lp_, unit_grad_);
     return {saved_lp_.clone(), saved_id_};
   }
   saved_unit_ = false;
@@ -190,8 +184,33 @@ std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x
     f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data(),
                    saved_rows ? saved_.data_ptr<float>() : nullptr);
   }
+  return to_parameter_tensors(grad);
+}
+
+void KernelFlow::fused_pass(const torch::Tensor& x, torch::Tensor& lp, std::vector<double>& grad) const {
+  const int64_t n = x.size(0);
+  lp = torch::empty({n}, x.options());
+  grad.assign(canonical_.size(), 0.0);
+  if (f64_) {
+    f64_->gradient(x.data_ptr<double>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<double>());
+  } else {
+    f32_->gradient(x.data_ptr<float>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<float>());
+  }
+}
+
+std::pair<torch::Tensor, std::vector<torch::Tensor>> KernelFlow::log_prob_and_sum_gradient(
+    const torch::Tensor& x_in) const {
+  TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
+  auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
+  torch::Tensor lp;
+  std::vector<double> grad;
+  fused_pass(x, lp, grad);
+  return {lp, to_parameter_tensors(grad)};
+}
+
+std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<double>& grad) const {
   // One conversion for all, then views of it (autograd can adopt them as the .grad tensors).
-  auto flat = torch::from_blob(grad.data(), {static_cast<int64_t>(grad.size())}, torch::kFloat64)
+  auto flat = torch::from_blob(const_cast<double*>(grad.data()), {static_cast<int64_t>(grad.size())}, torch::kFloat64)
                   .to(params_.front().options(), false, true);
   std::vector<torch::Tensor> out;
   out.reserve(params_.size());

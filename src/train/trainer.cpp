@@ -294,11 +294,26 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
       w_min = w.numel() ? w.min().item<double>() : INFINITY;
       comm_.min(&w_min, 1);
     }
-    auto [kept, ok] = terms(train_.index_select(0, idx), w, w_min);
-    auto local_sum = kept.sum();
+    // forward_KL on the kernels needs no autograd: its gradient is -1/N times the gradient of the
+    // sum of the finite log p, which the fused pass gives with log p itself.
+    const bool direct = kernel_ && loss_ == Loss::kForwardKL;
+    torch::Tensor local_sum;
+    int64_t kept_rows = 0;
+    std::vector<torch::Tensor> sum_grads;
+    if (direct) {
+      torch::Tensor lp;
+      std::tie(lp, sum_grads) = kernel_->log_prob_and_sum_gradient(train_.index_select(0, idx));
+      auto kept = loss_terms(loss_, lp, torch::Tensor(), torch::Tensor(), 0).masked_select(torch::isfinite(lp));
+      local_sum = kept.sum();
+      kept_rows = kept.numel();
+    } else {
+      auto [kept, ok] = terms(train_.index_select(0, idx), w, w_min);
+      local_sum = kept.sum();
+      kept_rows = kept.numel();
+    }
     // One allreduce for the loss, the row counts and the stop flags of every rank.
     const int sig = parallel::StopSignals::local();
-    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept.numel()), sig == SIGINT ? 1.0 : 0.0,
+    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept_rows), sig == SIGINT ? 1.0 : 0.0,
                        (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
     comm_.sum(stats, 4);
     if (stats[1] < 1) {
@@ -309,12 +324,17 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
       throw NumericsError("training diverged at iteration " + std::to_string(iteration_) +
                           " (non-finite loss); lower training.learning_rate");
     }
-    if (kernel_) {  // no zeroing and accumulation: backward hands the kernel's gradients over as they are
+    if (direct) {
       for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+      const auto& kp = kernel_->parameters();
+      for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = sum_grads[i].mul_(-1.0 / stats[1]);
+    } else if (kernel_) {  // no zeroing and accumulation: backward hands the kernel's gradients over
+      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+      (local_sum / stats[1]).backward();
     } else {
       adam_->zero_grad();
+      (local_sum / stats[1]).backward();
     }
-    (local_sum / stats[1]).backward();
     reducer_->allreduce();
     if (kernel_) {  // the kokkos backend: LibTorch's per-tensor Adam would cost more than the kernels
       fused_adam_step(*adam_);

@@ -134,6 +134,22 @@ void compare_gradients(flow::Flow& f, double tol) {
       EXPECT_LT(grad_error(params[i].grad(), want[i]), fb[i]) << (uniform ? "fused" : "fallback") << ", parameter " << i;
     }
   }
+  // The trainer's forward_KL path without autograd: log p and the gradient of the sum of log p.
+  {
+    auto [lps, sum_grad] = k.log_prob_and_sum_gradient(x);
+    EXPECT_TRUE(torch::equal(lps, k.log_prob(x)));
+    auto ones = torch::ones_like(g);
+    const auto want = torch_gradient(f64, x.to(torch::kFloat64), ones.to(torch::kFloat64));
+    std::vector<double> fb(ref.size(), tol);
+    if (f->dtype() != torch::kFloat64) {
+      const auto own = torch_gradient(f, x, ones);
+      for (size_t i = 0; i < ref.size(); ++i) fb[i] = std::max(tol, 4 * grad_error(own[i], want[i]));
+    }
+    ASSERT_EQ(sum_grad.size(), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) {
+      EXPECT_LT(grad_error(sum_grad[i], want[i]), fb[i]) << "sum gradient, parameter " << i;
+    }
+  }
   for (auto& p : params) p.mutable_grad() = torch::Tensor();
 }
 

@@ -33,6 +33,9 @@ class KernelFlow {
   torch::Tensor log_prob_with_grad(const torch::Tensor& x, bool uniform_upstream = false);
   /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order).
   std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const;
+  /// log p(x) and d(sum of the finite log p) / d(parameter) in one fused pass, without autograd
+  /// (forward_KL's gradient is this times -1/N).
+  std::pair<torch::Tensor, std::vector<torch::Tensor>> log_prob_and_sum_gradient(const torch::Tensor& x) const;
 
   /// For the autograd Function: log p(x) keeping every intermediate (when they fit in
   /// kSaveBudgetBytes) under the returned id (-1: not kept); the gradient for the same x then
@@ -49,6 +52,11 @@ class KernelFlow {
   int64_t forward_macs() const;
 
  private:
+  /// One tensor per parameter (views of one buffer in the parameters' dtype) from a canonical gradient.
+  std::vector<torch::Tensor> to_parameter_tensors(const std::vector<double>& grad) const;
+  /// The fused pass: log p into `lp` (n values) and the gradient of the sum into `grad`.
+  void fused_pass(const torch::Tensor& x, torch::Tensor& lp, std::vector<double>& grad) const;
+
   torch::Dtype dtype_;
   int64_t dim_;
   std::vector<torch::Tensor> params_;
