@@ -198,8 +198,8 @@ void KernelFlow::fused_pass(const torch::Tensor& x, torch::Tensor& lp, std::vect
   }
 }
 
-std::pair<torch::Tensor, std::vector<torch::Tensor>> KernelFlow::log_prob_and_sum_gradient(
-    const torch::Tensor& x_in) const {
+std::pair<torch::Tensor, std::vector<torch::Tensor>>
+KernelFlow::log_prob_and_sum_gradient(const torch::Tensor& x_in) const {
   TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
   torch::Tensor lp;

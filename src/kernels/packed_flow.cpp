@@ -82,7 +82,8 @@ template <typename T, int R> struct LogProbFunctor {
     if (z) {
       const T* zt = s + ts.z;
       for (int r = 0; r < m; ++r) {
-        for (int k = 0; k < d.dim; ++k) z[(row0 + r) * d.dim + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
+        for (int k = 0; k < d.dim; ++k)
+          z[(row0 + r) * d.dim + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
       }
     }
     token.release(id);
@@ -123,7 +124,7 @@ template <typename T, int R> struct GradientFunctor {
   const T* x;
   const T* g;  // upstream per row; null: 1 for every row with a finite log p
   int64_t n;
-  T* lp;  // log p per row (written when not null)
+  T* lp;          // log p per row (written when not null)
   double* grads;  // per slot: packed gradient [np] + sum of g
   int64_t np;
   const T* saved;  // per tile: forward part from log_prob (or null: recompute)
@@ -296,7 +297,8 @@ template <typename T> void PackedFlow<T>::set_parameters(const double* canonical
 
 template <typename T> void PackedFlow<T>::reserve_scratch(int slots) const {
   const int64_t need = slots * (tile_scratch_.fwd_size + tile_scratch_.work_size);
-  if (scratch_.extent(0) < static_cast<size_t>(need)) scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
+  if (scratch_.extent(0) < static_cast<size_t>(need))
+    scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
 }
 
 template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
@@ -329,7 +331,8 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   } else {
     Kokkos::deep_copy(grads_, T(0));
   }
-  GradientFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, lp, grads_.data(), np, saved, token};
+  GradientFunctor<T, R> f{
+      flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, lp, grads_.data(), np, saved, token};
   Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).

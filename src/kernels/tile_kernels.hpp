@@ -23,9 +23,7 @@ template <typename T> struct FlowData {
 };
 
 /// Per-layer tile arrays.
-template <typename T> struct LayerTile {
-  T *vin, *y, *us, *s, *rh0, *ra0, *rh1, *ra1, *hs2;
-};
+template <typename T> struct LayerTile { T *vin, *y, *us, *s, *rh0, *ra0, *rh1, *ra1, *hs2; };
 
 template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* base, int D, int H) {
   LayerTile<T> t;
@@ -157,8 +155,8 @@ KOKKOS_INLINE_FUNCTION void linear(const FlowData<T>& d, const LayerLayout& L, c
 /// intermediate in the forward part `scratch` (layer tiles, z, and log p per row: -inf outside
 /// the box, NaN for NaN rows).
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
-                                         const T* x, int64_t row0, int64_t n) {
+KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* x,
+                                         int64_t row0, int64_t n) {
   T* lp = scratch + ts.lp;
   const int D = d.dim;
   // Per-row flags as T (0 or 1) rather than bool, so that the loops below vectorise.
@@ -369,8 +367,8 @@ KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, 
 /// dimension (restrict-qualified parameters: no aliasing, so the loop vectorises).
 template <typename T, int R>
 KOKKOS_FORCEINLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
-                                        const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
-                                        T* __restrict__ gsh, T* __restrict__ gy) {
+                                             const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
+                                             T* __restrict__ gsh, T* __restrict__ gy) {
   for (int r = 0; r < R; ++r) {
     const T gs = gv[r] * y[r] + g[r] / s[r];
     gus[r] = gs * softplus_grad(us[r]);
@@ -383,8 +381,8 @@ KOKKOS_FORCEINLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* 
 /// (packed layout) given g [R] (zero for rows that must not contribute), the forward part `fwd`
 /// and the work part `work`.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts,
-                                          int hmax, const T* g, double* G) {
+KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts, int hmax,
+                                          const T* g, double* G) {
   const int D = d.dim;
   T* gv = work + ts.gv;
   T* gy = work + ts.gy;

@@ -131,7 +131,8 @@ void compare_gradients(flow::Flow& f, double tol) {
     auto lpu = k.log_prob_with_grad(x, true);
     (lpu * gu).masked_select(torch::isfinite(lpu)).sum().backward();
     for (size_t i = 0; i < ref.size(); ++i) {
-      EXPECT_LT(grad_error(params[i].grad(), want[i]), fb[i]) << (uniform ? "fused" : "fallback") << ", parameter " << i;
+      EXPECT_LT(grad_error(params[i].grad(), want[i]), fb[i])
+          << (uniform ? "fused" : "fallback") << ", parameter " << i;
     }
   }
   // The trainer's forward_KL path without autograd: log p and the gradient of the sum of log p.
@@ -186,7 +187,6 @@ TEST(Kernels, FixtureModelsMatchTheReference) {
     compare_gradients(f, 1e-10);
   }
 }
-
 
 TEST(Kernels, UpdateFollowsTheParameters) {
   auto f = random_flow(3, {9, 4}, torch::kFloat64, 99);

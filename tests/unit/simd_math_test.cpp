@@ -66,8 +66,8 @@ template <typename T> double ulp_error(T got, long double ref) {
   if (std::isinf(rounded)) return got == rounded ? 0 : kBad;
   if (!std::isfinite(got)) return kBad;
   const long double a = std::fabs(ref);
-  const long double spacing = a < L::min() ? std::ldexp(1.0L, L::min_exponent - L::digits)
-                                           : std::ldexp(1.0L, std::ilogb(a) - (L::digits - 1));
+  const long double spacing =
+      a < L::min() ? std::ldexp(1.0L, L::min_exponent - L::digits) : std::ldexp(1.0L, std::ilogb(a) - (L::digits - 1));
   return static_cast<double>(std::fabs(static_cast<long double>(got) - ref) / spacing);
 }
 
@@ -185,8 +185,8 @@ template <typename F, typename T> void expect_special(const std::vector<std::pai
   for (const auto& c : cases) x.push_back(c.first);
   const std::vector<T> y = apply<F>(x);
   for (size_t i = 0; i < x.size(); ++i) {
-    EXPECT_TRUE(same(y[i], cases[i].second)) << F::name << "(" << x[i] << ") = " << y[i] << ", expected "
-                                             << cases[i].second;
+    EXPECT_TRUE(same(y[i], cases[i].second))
+        << F::name << "(" << x[i] << ") = " << y[i] << ", expected " << cases[i].second;
   }
 }
 
@@ -250,7 +250,7 @@ TYPED_TEST(Vmath, EdgeArguments) {
   const T mx = L::max(), mn = L::min(), dmin = L::denorm_min();
   std::vector<T> x = {mx, mn, dmin, T(2) * dmin, mn - dmin, std::nextafter(T(-1), T(0)), T(-0.5), T(0.5), T(1), T(-1)};
   // Around the overflow and underflow thresholds of exp and the end of expm1's range.
-  const T thresholds[] = {std::log(mx), std::log(mn), std::log(dmin), std::log(dmin) - std::log(T(2)),
+  const T thresholds[] = {std::log(mx),        std::log(mn),       std::log(dmin), std::log(dmin) - std::log(T(2)),
                           -std::log(T(2)) / 2, std::log(T(2)) / 2, std::log(T(2)), -std::log(T(2))};
   for (T t : thresholds) {
     T v = t, w = t;

@@ -61,8 +61,8 @@ class KernelFlow {
   int64_t dim_;
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
-  torch::Tensor saved_;  // intermediates of the last log_prob_saving
-  torch::Tensor saved_lp_;  // its log_prob (uniform_upstream)
+  torch::Tensor saved_;            // intermediates of the last log_prob_saving
+  torch::Tensor saved_lp_;         // its log_prob (uniform_upstream)
   std::vector<double> unit_grad_;  // its gradient for g = 1 (uniform_upstream)
   bool saved_unit_ = false;
   int64_t saved_id_ = 0;

@@ -93,7 +93,7 @@ template <typename T> class PackedFlow {
   std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)
   int64_t macs_ = 0;
   TileScratch tile_scratch_;
-  mutable Kokkos::View<T*, Memory> scratch_;  // per slot
+  mutable Kokkos::View<T*, Memory> scratch_;     // per slot
   mutable Kokkos::View<double*, Memory> grads_;  // per slot: packed gradient + sum of g
 };
 

@@ -121,14 +121,12 @@ template <> struct Fp<double> {
   /// 2^-58.4 r^2 of the target); the r^2/2 term is added separately, exactly.
   static KOKKOS_FORCEINLINE_FUNCTION double expq(double r) {
     const double r2 = r * r;
-    const double even =
-        0x1.5555555555557p-3 +
-        r2 * (0x1.11111111100dcp-7 +
-              r2 * (0x1.a01a01abe7b29p-13 + r2 * (0x1.71de02329376ep-19 + r2 * 0x1.af4de75698fe5p-26)));
-    const double odd =
-        0x1.5555555555558p-5 +
-        r2 * (0x1.6c16c16c151fcp-10 +
-              r2 * (0x1.a01a01acfab68p-16 + r2 * (0x1.27e4ccce1c544p-22 + r2 * 0x1.1f8b4c1adca19p-29)));
+    const double even = 0x1.5555555555557p-3 +
+                        r2 * (0x1.11111111100dcp-7 +
+                              r2 * (0x1.a01a01abe7b29p-13 + r2 * (0x1.71de02329376ep-19 + r2 * 0x1.af4de75698fe5p-26)));
+    const double odd = 0x1.5555555555558p-5 +
+                       r2 * (0x1.6c16c16c151fcp-10 +
+                             r2 * (0x1.a01a01acfab68p-16 + r2 * (0x1.27e4ccce1c544p-22 + r2 * 0x1.1f8b4c1adca19p-29)));
     return even + r * odd;
   }
   /// fdlibm's R(z), |(log(1+s) - log(1-s))/s - 2 - R(s^2)| < 2^-58.45, given z = s^2, w = s^4.
@@ -378,8 +376,8 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log1p(T x) {
   const U m1 = detail::eq_mask(ix, F::kMinusOneBits);
   T special = detail::blend(below_m1, detail::from_bits(F::kNanBits), x);
   special = detail::blend(m1, detail::from_bits(static_cast<U>(F::kInfBits | ~F::kAbsMask)), special);
-  const U is_special = below_m1 | m1 | detail::sign_mask(static_cast<U>(ax - 1)) |
-                       detail::lt_mask(static_cast<U>(F::kInfBits - 1), ax);
+  const U is_special =
+      below_m1 | m1 | detail::sign_mask(static_cast<U>(ax - 1)) | detail::lt_mask(static_cast<U>(F::kInfBits - 1), ax);
   return detail::blend(is_special, special, res);
 }
 
