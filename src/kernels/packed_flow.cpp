@@ -60,89 +60,88 @@ using Token = Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpac
 
 template <typename T> KOKKOS_INLINE_FUNCTION bool finite(T v) { return v - v == T(0); }
 
-template <typename T, int R> struct LogProbFunctor {
+/// What every tile functor needs: the flow, the per-slot scratch and the row count.
+template <typename T, int R> struct TileContext {
   detail::FlowData<T> d;
   T* scratch;  // per slot: forward part + work part
   TileScratch ts;
   int hmax;
-  const T* x;
   int64_t n;
+  Token token;
+  KOKKOS_INLINE_FUNCTION T* slot(int id) const { return scratch + id * (ts.fwd_size + ts.work_size); }
+  /// Real rows in the tile starting at row0 (the rest is padding).
+  KOKKOS_INLINE_FUNCTION int rows(int64_t row0) const { return n - row0 < R ? static_cast<int>(n - row0) : R; }
+};
+
+template <typename T, int R> struct LogProbFunctor {
+  TileContext<T, R> c;
+  const T* x;
   T* lp;
   T* z;
   T* saved;  // per tile: forward part (or null)
-  Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = token.acquire();
-    T* s = saved ? saved + tile * ts.fwd_size : scratch + id * (ts.fwd_size + ts.work_size);
+    const int id = c.token.acquire();
+    T* s = saved ? saved + tile * c.ts.fwd_size : c.slot(id);
     const int64_t row0 = tile * R;
-    detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n);
-    const T* out = s + ts.lp;
-    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    detail::forward_tile<T, R>(c.d, s, c.ts, c.hmax, x, row0, c.n);
+    const T* out = s + c.ts.lp;
+    const int m = c.rows(row0);
+    const int D = c.d.dim;
     for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
     if (z) {
-      const T* zt = s + ts.z;
+      const T* zt = s + c.ts.z;
       for (int r = 0; r < m; ++r) {
-        for (int k = 0; k < d.dim; ++k)
-          z[(row0 + r) * d.dim + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
+        for (int k = 0; k < D; ++k) z[(row0 + r) * D + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
       }
     }
-    token.release(id);
+    c.token.release(id);
   }
 };
 
 template <typename T, int R> struct SampleFunctor {
-  detail::FlowData<T> d;
-  T* scratch;
-  TileScratch ts;
-  int hmax;
+  TileContext<T, R> c;
   const T* z;
-  int64_t n;
   T* x;
   T* lp;
-  Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = token.acquire();
-    T* s = scratch + id * (ts.fwd_size + ts.work_size);
+    const int id = c.token.acquire();
+    T* s = c.slot(id);
     const int64_t row0 = tile * R;
     T out[R];
-    T* xt = s + ts.fwd_size + ts.gv;  // [D][R]
-    detail::inverse_tile<T, R>(d, s, ts, hmax, z, row0, n, xt, out);
-    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    T* xt = s + c.ts.fwd_size + c.ts.gv;  // [D][R]
+    detail::inverse_tile<T, R>(c.d, s, c.ts, c.hmax, z, row0, c.n, xt, out);
+    const int m = c.rows(row0);
+    const int D = c.d.dim;
     for (int r = 0; r < m; ++r) {
       lp[row0 + r] = out[r];
-      for (int k = 0; k < d.dim; ++k) x[(row0 + r) * d.dim + k] = xt[k * R + r];
+      for (int k = 0; k < D; ++k) x[(row0 + r) * D + k] = xt[k * R + r];
     }
-    token.release(id);
+    c.token.release(id);
   }
 };
 
 template <typename T, int R> struct GradientFunctor {
-  detail::FlowData<T> d;
-  T* scratch;
-  TileScratch ts;
-  int hmax;
+  TileContext<T, R> c;
   const T* x;
-  const T* g;  // upstream per row; null: 1 for every row with a finite log p
-  int64_t n;
+  const T* g;     // upstream per row; null: 1 for every row with a finite log p
   T* lp;          // log p per row (written when not null)
   double* grads;  // per slot: packed gradient [np] + sum of g
   int64_t np;
   const T* saved;  // per tile: forward part from log_prob (or null: recompute)
-  Token token;
   KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = token.acquire();
-    T* s = scratch + id * (ts.fwd_size + ts.work_size);
-    T* work = s + ts.fwd_size;
+    const int id = c.token.acquire();
+    T* s = c.slot(id);
+    T* work = s + c.ts.fwd_size;
     double* G = grads + id * (np + 1);
     const int64_t row0 = tile * R;
-    const T* fwd = saved ? saved + tile * ts.fwd_size : s;
-    if (!saved) detail::forward_tile<T, R>(d, s, ts, hmax, x, row0, n);
-    const T* out = fwd + ts.lp;
-    const int m = n - row0 < R ? static_cast<int>(n - row0) : R;
+    const T* fwd = saved ? saved + tile * c.ts.fwd_size : s;
+    if (!saved) detail::forward_tile<T, R>(c.d, s, c.ts, c.hmax, x, row0, c.n);
+    const T* out = fwd + c.ts.lp;
+    const int m = c.rows(row0);
     if (lp) {
       for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
     }
-    T* gt = work + ts.g;
+    T* gt = work + c.ts.g;
     T sum = T(0);
     bool any = false;
     for (int r = 0; r < R; ++r) {
@@ -151,10 +150,10 @@ template <typename T, int R> struct GradientFunctor {
       sum += gt[r];
     }
     if (any) {
-      detail::backward_tile<T, R>(d, fwd, work, ts, hmax, gt, G);
+      detail::backward_tile<T, R>(c.d, fwd, work, c.ts, c.hmax, gt, G);
       G[np] += static_cast<double>(sum);
     }
-    token.release(id);
+    c.token.release(id);
   }
 };
 
@@ -305,7 +304,8 @@ template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp,
   constexpr int R = kTile<T>;
   Token token;
   reserve_scratch(token.size());
-  LogProbFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, n, lp, z, saved, token};
+  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+  LogProbFunctor<T, R> f{c, x, lp, z, saved};
   Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
 }
@@ -314,7 +314,8 @@ template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T*
   constexpr int R = kTile<T>;
   Token token;
   reserve_scratch(token.size());
-  SampleFunctor<T, R> f{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, z, n, x, lp, token};
+  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+  SampleFunctor<T, R> f{c, z, x, lp};
   Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
 }
@@ -331,8 +332,8 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   } else {
     Kokkos::deep_copy(grads_, T(0));
   }
-  GradientFunctor<T, R> f{
-      flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, x, g, n, lp, grads_.data(), np, saved, token};
+  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+  GradientFunctor<T, R> f{c, x, g, lp, grads_.data(), np, saved};
   Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).
