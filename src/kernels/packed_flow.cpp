@@ -5,14 +5,51 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "tile_kernels.hpp"
 
 namespace gwflow::kernels {
 namespace {
 
-/// Rows per tile: the compile-time trip count of every inner loop.
-template <typename T> constexpr int kTile = sizeof(T) == 4 ? 128 : 64;
+/// Rows per tile, the compile-time trip count of every inner loop: more rows amortise the
+/// per-unit loop overheads of narrow networks; fewer keep a wide network's tile in L2.
+template <typename T> constexpr int kTileSmall = sizeof(T) == 4 ? 128 : 64;
+template <typename T> constexpr int kTileLarge = 2 * kTileSmall<T>;
+/// The large tiles are used while a tile's forward intermediates fit in this many bytes.
+constexpr int64_t kLargeTileBytes = int64_t(256) << 10;
+
+/// Calls f(std::integral_constant<int, R>) for the flow's tile size R.
+template <typename T, typename F> void with_tile(int rows, F&& f) {
+  if (rows == kTileLarge<T>) {
+    f(std::integral_constant<int, kTileLarge<T>>{});
+  } else {
+    f(std::integral_constant<int, kTileSmall<T>>{});
+  }
+}
+
+TileScratch make_tile_scratch(int D, int hmax, int n_layers, int R) {
+  TileScratch t;
+  t.layer_stride = static_cast<int64_t>(4 * D + 5 * hmax) * R;
+  t.z = t.layer_stride * std::max(1, n_layers);
+  t.lp = t.z + D * R;
+  t.fwd_size = t.lp + R;
+  // gh, gt [wide][R] and the transposition buffer tr [R][wide], wide rounded up for weight_grad.
+  const int64_t wide = (std::max(hmax, 2 * D) + 63) / 64 * 64 * R;
+  int64_t off = 0;
+  for (int64_t* slot : {&t.gv, &t.gy, &t.gus, &t.gsh}) {
+    *slot = off;
+    off += D * R;
+  }
+  t.g = off;
+  off += R;
+  for (int64_t* slot : {&t.gh, &t.gt, &t.tr}) {
+    *slot = off;
+    off += wide;
+  }
+  t.work_size = off;
+  return t;
+}
 
 /// Inverse and log|det| of a D x D row-major matrix by Gauss-Jordan with partial pivoting.
 double invert(int d, const double* a, std::vector<double>& inv) {
@@ -257,30 +294,14 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
     box_(D + k) = static_cast<T>(high[k]);
     box_(2 * D + k) = static_cast<T>(std::log(0.5 * (high[k] - low[k])));
   }
-  constexpr int R = kTile<T>;
-  TileScratch& t = tile_scratch_;
-  t.layer_stride = static_cast<int64_t>(4 * D + 5 * max_hidden_) * R;
-  t.z = t.layer_stride * std::max<int64_t>(1, n_layers());
-  t.lp = t.z + D * R;
-  t.fwd_size = t.lp + R;
-  // gh, gt [wide][R] and the transposition buffer tr [R][wide], wide rounded up for weight_grad.
-  const int64_t wide = (std::max(max_hidden_, 2 * D) + 63) / 64 * 64 * R;
-  int64_t off = 0;
-  for (int64_t* slot : {&t.gv, &t.gy, &t.gus, &t.gsh}) {
-    *slot = off;
-    off += D * R;
-  }
-  t.g = off;
-  off += R;
-  for (int64_t* slot : {&t.gh, &t.gt, &t.tr}) {
-    *slot = off;
-    off += wide;
-  }
-  t.work_size = off;
+  const int large = kTileLarge<T>;
+  const TileScratch big = make_tile_scratch(D, max_hidden_, n_layers(), large);
+  tile_rows_ = big.fwd_size * static_cast<int64_t>(sizeof(T)) <= kLargeTileBytes ? large : kTileSmall<T>;
+  tile_scratch_ = tile_rows_ == large ? big : make_tile_scratch(D, max_hidden_, n_layers(), tile_rows_);
 }
 
 template <typename T> int64_t PackedFlow<T>::saved_size(int64_t n) const {
-  return (n + kTile<T> - 1) / kTile<T> * tile_scratch_.fwd_size;
+  return (n + tile_rows_ - 1) / tile_rows_ * tile_scratch_.fwd_size;
 }
 
 template <typename T> void PackedFlow<T>::set_parameters(const double* canonical) {
@@ -301,28 +322,31 @@ template <typename T> void PackedFlow<T>::reserve_scratch(int slots) const {
 }
 
 template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
-  constexpr int R = kTile<T>;
   Token token;
   reserve_scratch(token.size());
-  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-  LogProbFunctor<T, R> f{c, x, lp, z, saved};
-  Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  with_tile<T>(tile_rows_, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+    LogProbFunctor<T, R> f{c, x, lp, z, saved};
+    Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  });
   Space().fence();
 }
 
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
-  constexpr int R = kTile<T>;
   Token token;
   reserve_scratch(token.size());
-  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-  SampleFunctor<T, R> f{c, z, x, lp};
-  Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  with_tile<T>(tile_rows_, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+    SampleFunctor<T, R> f{c, z, x, lp};
+    Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  });
   Space().fence();
 }
 
 template <typename T>
 void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved, T* lp) const {
-  constexpr int R = kTile<T>;
   Token token;
   const int slots = token.size();
   const int64_t np = static_cast<int64_t>(p_.extent(0));
@@ -332,9 +356,12 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   } else {
     Kokkos::deep_copy(grads_, T(0));
   }
-  const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-  GradientFunctor<T, R> f{c, x, g, lp, grads_.data(), np, saved};
-  Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  with_tile<T>(tile_rows_, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
+    GradientFunctor<T, R> f{c, x, g, lp, grads_.data(), np, saved};
+    Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
+  });
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).
   const int D = dim_;
