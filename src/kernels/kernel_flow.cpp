@@ -21,10 +21,10 @@ std::vector<double> to_vec(const torch::Tensor& t) {
 /// log_prob through the kernels, differentiable with respect to the flow's parameters.
 struct KernelLogProb : torch::autograd::Function<KernelLogProb> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               torch::TensorList /*params*/, KernelFlow* k, bool uniform_upstream) {
+                               torch::TensorList /*params*/, KernelFlow* k) {
     ctx->saved_data["kernel"] = reinterpret_cast<int64_t>(k);
     ctx->save_for_backward({x});
-    auto [lp, id] = k->log_prob_saving(x, uniform_upstream);
+    auto [lp, id] = k->log_prob_saving(x);
     ctx->saved_data["saved"] = id;
     return lp;
   }
@@ -35,7 +35,6 @@ struct KernelLogProb : torch::autograd::Function<KernelLogProb> {
     torch::autograd::variable_list out{torch::Tensor()};
     for (auto& g : k->parameter_gradient(x, grad_out[0], ctx->saved_data["saved"].toInt())) out.push_back(std::move(g));
     out.emplace_back();  // the KernelFlow pointer
-    out.emplace_back();  // uniform_upstream
     return out;
   }
 };
@@ -126,21 +125,14 @@ torch::Tensor KernelFlow::log_prob(const torch::Tensor& x_in, torch::Tensor* z) 
   return lp;
 }
 
-torch::Tensor KernelFlow::log_prob_with_grad(const torch::Tensor& x, bool uniform_upstream) {
-  return KernelLogProb::apply(x, torch::TensorList(params_), this, uniform_upstream);
+torch::Tensor KernelFlow::log_prob_with_grad(const torch::Tensor& x) {
+  return KernelLogProb::apply(x, torch::TensorList(params_), this);
 }
 
-std::pair<torch::Tensor, int64_t> KernelFlow::log_prob_saving(const torch::Tensor& x_in, bool uniform_upstream) {
+std::pair<torch::Tensor, int64_t> KernelFlow::log_prob_saving(const torch::Tensor& x_in) {
   TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
   const int64_t n = x.size(0);
-  if (uniform_upstream) {  // one fused pass: log p and the gradient of sum log p
-    ++saved_id_;
-    saved_unit_ = true;
-    fused_pass(x, saved_lp_, unit_grad_);
-    return {saved_lp_.clone(), saved_id_};
-  }
-  saved_unit_ = false;
   const int64_t need = f64_ ? f64_->saved_size(n) : f32_->saved_size(n);
   if (need * static_cast<int64_t>(x.element_size()) > kSaveBudgetBytes) return {log_prob(x), -1};
   if (!saved_.defined() || saved_.numel() < need) saved_ = torch::empty({need}, x.options());
@@ -154,10 +146,6 @@ std::pair<torch::Tensor, int64_t> KernelFlow::log_prob_saving(const torch::Tenso
   return {lp, saved_id_};
 }
 
-std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const {
-  return parameter_gradient(x, g, -1);
-}
-
 std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x_in, const torch::Tensor& g_in,
                                                           int64_t saved_id) const {
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
@@ -166,45 +154,28 @@ std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x
   std::vector<double> grad(canonical_.size(), 0.0);
   // The intermediates of log_prob_saving, if they are those of this x (same call, no repack since).
   const bool use_saved = saved_id >= 0 && saved_id == saved_id_;
-  bool done = false;
-  if (use_saved && saved_unit_) {
-    // The fused pass computed d(sum log p)/dθ over the finite rows: scale it if g is uniform there.
-    auto gf = g.masked_select(torch::isfinite(saved_lp_)).to(torch::kFloat64);
-    const double g0 = gf.numel() ? gf[0].item<double>() : 0.0;
-    if (gf.numel() == 0 || gf.eq(g0).all().item<bool>()) {
-      for (size_t i = 0; i < grad.size(); ++i) grad[i] = g0 * unit_grad_[i];
-      done = true;
-    }
-  }
-  const bool saved_rows = use_saved && !saved_unit_;
-  if (!done && f64_) {
+  if (f64_) {
     f64_->gradient(x.data_ptr<double>(), g.data_ptr<double>(), x.size(0), grad.data(),
-                   saved_rows ? saved_.data_ptr<double>() : nullptr);
-  } else if (!done) {
+                   use_saved ? saved_.data_ptr<double>() : nullptr);
+  } else {
     f32_->gradient(x.data_ptr<float>(), g.data_ptr<float>(), x.size(0), grad.data(),
-                   saved_rows ? saved_.data_ptr<float>() : nullptr);
+                   use_saved ? saved_.data_ptr<float>() : nullptr);
   }
   return to_parameter_tensors(grad);
-}
-
-void KernelFlow::fused_pass(const torch::Tensor& x, torch::Tensor& lp, std::vector<double>& grad) const {
-  const int64_t n = x.size(0);
-  lp = torch::empty({n}, x.options());
-  grad.assign(canonical_.size(), 0.0);
-  if (f64_) {
-    f64_->gradient(x.data_ptr<double>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<double>());
-  } else {
-    f32_->gradient(x.data_ptr<float>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<float>());
-  }
 }
 
 std::pair<torch::Tensor, std::vector<torch::Tensor>>
 KernelFlow::log_prob_and_sum_gradient(const torch::Tensor& x_in) const {
   TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
-  torch::Tensor lp;
-  std::vector<double> grad;
-  fused_pass(x, lp, grad);
+  const int64_t n = x.size(0);
+  auto lp = torch::empty({n}, x.options());
+  std::vector<double> grad(canonical_.size(), 0.0);
+  if (f64_) {
+    f64_->gradient(x.data_ptr<double>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<double>());
+  } else {
+    f32_->gradient(x.data_ptr<float>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<float>());
+  }
   return {lp, to_parameter_tensors(grad)};
 }
 

@@ -354,7 +354,7 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   if (grads_.extent(0) < static_cast<size_t>(slots * (np + 1))) {
     grads_ = Kokkos::View<double*, Memory>("gwflow::kernels::grads", slots * (np + 1));
   } else {
-    Kokkos::deep_copy(grads_, T(0));
+    Kokkos::deep_copy(grads_, 0.0);
   }
   with_tile<T>(tile_rows_, [&](auto rows) {
     constexpr int R = decltype(rows)::value;

@@ -24,6 +24,8 @@ void update(T* p, const T* g, T* m, T* v, int64_t n, double lr, double b1, doubl
 
 }  // namespace
 
+std::string adam_state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
 void fused_adam_step(torch::optim::Adam& adam) {
   for (auto& group : adam.param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
@@ -38,8 +40,7 @@ void fused_adam_step(torch::optim::Adam& adam) {
     const double b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
-      auto& slot = adam.state()[key];
+      auto& slot = adam.state()[adam_state_key(p)];
       if (!slot) {
         auto st = std::make_unique<torch::optim::AdamParamState>();
         st->step(0);

@@ -1,7 +1,6 @@
 #include "gwflow/train/trainer.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <c10/util/string_utils.h>
 #include <torch/optim/adam.h>
 
 #include <chrono>
@@ -33,8 +32,6 @@ torch::Dtype dtype_of(const std::string& name) { return name == "float64" ? torc
 uint64_t rank_seed(int64_t seed, int rank) {
   return static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(rank) + 1;
 }
-
-std::string adam_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -182,9 +179,7 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 Trainer::~Trainer() = default;
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::terms(const torch::Tensor& x, const torch::Tensor& w, double w_min) {
-  // forward_KL's upstream gradient is -1/N on every finite row: the kernels then fuse the
-  // forward and reverse passes.
-  auto lp = kernel_ ? kernel_->log_prob_with_grad(x, loss_ == Loss::kForwardKL) : flow_->log_prob(x);
+  auto lp = kernel_ ? kernel_->log_prob_with_grad(x) : flow_->log_prob(x);
   auto ok = torch::isfinite(lp);
   auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, lp.options());
   return {loss_terms(loss_, lp, w, c, w_min).masked_select(ok), ok};
@@ -376,7 +371,7 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
     for (const auto& [name, tensor] : flow_->state_dict()) c.tensors.emplace_back("param." + name, tensor);
     const auto named = flow_->named_parameters();
     for (const auto& item : named) {
-      auto it = adam_->state().find(adam_key(item.value()));
+      auto it = adam_->state().find(adam_state_key(item.value()));
       if (it == adam_->state().end()) continue;
       const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
       c.tensors.emplace_back("adam.exp_avg." + item.key(), st.exp_avg());
@@ -465,7 +460,7 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
     st->step(static_cast<int64_t>(number("adam.step." + item.key())));
     st->exp_avg(tensor("adam.exp_avg." + item.key()).to(item.value().options()).clone());
     st->exp_avg_sq(tensor("adam.exp_avg_sq." + item.key()).to(item.value().options()).clone());
-    adam_->state()[adam_key(item.value())] = std::move(st);
+    adam_->state()[adam_state_key(item.value())] = std::move(st);
   }
   iteration_ = static_cast<int64_t>(number("iteration"));
   const int saved_ranks = static_cast<int>(number("n_ranks"));

@@ -26,23 +26,20 @@ class KernelFlow {
   /// log p(x) [N] (and z [N, D] when `z` is given): as flow::FlowImpl::log_prob/forward. No graph.
   torch::Tensor log_prob(const torch::Tensor& x, torch::Tensor* z = nullptr) const;
   /// log p(x) [N] as an autograd node over the flow's parameters: backward runs the gradient
-  /// kernel with the upstream d loss / d log_prob of every row. `uniform_upstream` promises that
-  /// the upstream will be the same for every row with a finite log_prob (forward_KL: -1/N): the
-  /// forward pass then computes the gradient too, in the same pass, and backward only scales it
-  /// (backward checks the promise and falls back to the general path if it does not hold).
-  torch::Tensor log_prob_with_grad(const torch::Tensor& x, bool uniform_upstream = false);
-  /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order).
-  std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g) const;
+  /// kernel with the upstream d loss / d log_prob of every row (the regression losses).
+  torch::Tensor log_prob_with_grad(const torch::Tensor& x);
+  /// d(sum_r g_r log p(x_r)) / d(parameter) for every parameter (in parameters() order). With the
+  /// id of a log_prob_saving call for this x, its intermediates spare the forward pass.
+  std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g,
+                                                int64_t saved_id = -1) const;
   /// log p(x) and d(sum of the finite log p) / d(parameter) in one fused pass, without autograd
   /// (forward_KL's gradient is this times -1/N).
   std::pair<torch::Tensor, std::vector<torch::Tensor>> log_prob_and_sum_gradient(const torch::Tensor& x) const;
 
   /// For the autograd Function: log p(x) keeping every intermediate (when they fit in
-  /// kSaveBudgetBytes) under the returned id (-1: not kept); the gradient for the same x then
-  /// skips the forward pass if the id is still the latest.
+  /// kSaveBudgetBytes) under the returned id (-1: not kept), for parameter_gradient.
   static constexpr int64_t kSaveBudgetBytes = int64_t(512) << 20;
-  std::pair<torch::Tensor, int64_t> log_prob_saving(const torch::Tensor& x, bool uniform_upstream = false);
-  std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g, int64_t saved_id) const;
+  std::pair<torch::Tensor, int64_t> log_prob_saving(const torch::Tensor& x);
   /// x = inverse(z) and log p(x), as flow::FlowImpl::sample_and_log_prob_from_noise.
   flow::Samples sample_and_log_prob_from_noise(const torch::Tensor& z) const;
 
@@ -54,17 +51,12 @@ class KernelFlow {
  private:
   /// One tensor per parameter (views of one buffer in the parameters' dtype) from a canonical gradient.
   std::vector<torch::Tensor> to_parameter_tensors(const std::vector<double>& grad) const;
-  /// The fused pass: log p into `lp` (n values) and the gradient of the sum into `grad`.
-  void fused_pass(const torch::Tensor& x, torch::Tensor& lp, std::vector<double>& grad) const;
 
   torch::Dtype dtype_;
   int64_t dim_;
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
-  torch::Tensor saved_;            // intermediates of the last log_prob_saving
-  torch::Tensor saved_lp_;         // its log_prob (uniform_upstream)
-  std::vector<double> unit_grad_;  // its gradient for g = 1 (uniform_upstream)
-  bool saved_unit_ = false;
+  torch::Tensor saved_;  // intermediates of the last log_prob_saving
   int64_t saved_id_ = 0;
   std::unique_ptr<PackedFlow<float>> f32_;
   std::unique_ptr<PackedFlow<double>> f64_;

@@ -74,8 +74,6 @@ template <typename T> class PackedFlow {
   /// g_r = 1; with `lp` the pass also writes log p (forward and reverse fused, one pass).
   void gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved = nullptr, T* lp = nullptr) const;
 
-  /// Rows per tile: 256 (float32) or 128 (float64) for small networks, half that otherwise.
-  int tile_rows() const { return tile_rows_; }
   /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
   int64_t forward_macs() const { return macs_; }
 
@@ -94,7 +92,7 @@ template <typename T> class PackedFlow {
   std::vector<int64_t> canonical_offset_;  // start of each layer in the canonical vector (+ end)
   std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)
   int64_t macs_ = 0;
-  int tile_rows_ = 0;  // rows per tile (chosen from the network's size)
+  int tile_rows_ = 0;  // rows per tile: 256 (float32) or 128 (float64) for small networks, half that otherwise
   TileScratch tile_scratch_;
   mutable Kokkos::View<T*, Memory> scratch_;     // per slot
   mutable Kokkos::View<double*, Memory> grads_;  // per slot: packed gradient + sum of g

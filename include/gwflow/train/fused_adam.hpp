@@ -6,7 +6,12 @@
 // torch::optim::Adam::step() continue seamlessly. The kokkos training backend uses it.
 #include <torch/optim/adam.h>
 
+#include <string>
+
 namespace gwflow::train {
+
+/// The key under which torch::optim keeps a parameter's state (its TensorImpl address).
+std::string adam_state_key(const torch::Tensor& parameter);
 
 /// torch::optim::Adam::step() for CPU parameters without weight decay or amsgrad (else it calls
 /// adam.step()): the same formula, computed in the parameter's dtype (equal up to rounding).
