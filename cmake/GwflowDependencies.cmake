@@ -26,6 +26,10 @@ gwflow_require(Torch_FOUND "LibTorch" "Install libtorch-dev (or set Torch_DIR)."
 if(DEFINED Torch_VERSION AND Torch_VERSION VERSION_LESS 1.13)
   message(FATAL_ERROR "gwflow: LibTorch ${Torch_VERSION} is too old (need >= 1.13).")
 endif()
+# LibTorch's headers need C++20 from 2.12 on.
+if(DEFINED Torch_VERSION AND Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  set(CMAKE_CXX_STANDARD 20)
+endif()
 
 find_package(Kokkos QUIET)
 gwflow_require(Kokkos_FOUND "Kokkos" "Install libtrilinos-kokkos-dev (or set Kokkos_DIR).")

@@ -6,6 +6,9 @@
 #ifdef GWFLOW_HAVE_NCCL
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+#ifdef GWFLOW_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 #endif
 
 namespace gwflow::parallel {
@@ -53,12 +56,19 @@ void NcclGradientReducer::allreduce() {
   torch::NoGradGuard no_grad;
   gather_gradients(params_, flat_);
   const ncclDataType_t type = flat_.scalar_type() == torch::kFloat64 ? ncclDouble : ncclFloat;
-  // The default stream: LibTorch's kernels that produced the gradients ran on it unless the
-  // application changed the current stream (gwflow does not).
+  // On LibTorch's current stream, after the kernels that produced the gradients and before those
+  // that use them. A build against a CPU LibTorch (CI) has no c10_cuda: the default stream, which
+  // is LibTorch's current stream unless an application changes it (gwflow does not).
+#ifdef GWFLOW_TORCH_CUDA
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(flat_.device().index()).stream();
+#else
+  const cudaStream_t stream = nullptr;
+#endif
   nccl_check(ncclAllReduce(flat_.data_ptr(), flat_.data_ptr(), static_cast<size_t>(flat_.numel()), type, ncclSum,
-                           state_->comm, /*stream=*/nullptr),
+                           state_->comm, stream),
              "ncclAllReduce");
-  if (cudaStreamSynchronize(nullptr) != cudaSuccess) throw NumericsError("CUDA stream synchronisation failed");
+  // Waits, so that a failed collective surfaces here rather than in a later, unrelated call.
+  if (cudaStreamSynchronize(stream) != cudaSuccess) throw NumericsError("CUDA stream synchronisation failed");
   scatter_gradients(params_, flat_);
 }
 

@@ -1,9 +1,9 @@
 #include "gwflow/train/fused_adam.hpp"
 
-#include <c10/util/string_utils.h>
-
 #include <cmath>
 #include <memory>
+#include <sstream>
+#include <string>
 
 namespace gwflow::train {
 namespace {
@@ -22,9 +22,21 @@ void update(T* p, const T* g, T* m, T* v, int64_t n, double lr, double b1, doubl
   }
 }
 
+// LibTorch 1.13 keys the state by the address printed as text (c10::guts::to_string, gone since
+// 2.2); later versions by the address. A template, so that only the branch in use is compiled.
+template <typename Key> Key state_key_of(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << static_cast<const void*>(impl);
+    return s.str();
+  } else {
+    return impl;
+  }
+}
+
 }  // namespace
 
-std::string adam_state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+AdamStateKey adam_state_key(const torch::Tensor& p) { return state_key_of<AdamStateKey>(p.unsafeGetTensorImpl()); }
 
 void fused_adam_step(torch::optim::Adam& adam) {
   for (auto& group : adam.param_groups()) {
