@@ -48,6 +48,8 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
                               (lc.noise ? "yes" : "no")};
   auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
   attributes.emplace_back("input", lc.input.str());
+  // Before any output exists: "cuda" without a GPU leaves nothing behind.
+  const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
   print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
   std::string note;
@@ -63,7 +65,6 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
              std::to_string(n));
   }
 
-  const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
   std::unique_ptr<kernels::KernelFlow> kernel;
   if (device.is_cuda()) {
     flow->to(device);

@@ -25,12 +25,14 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
   const std::string dir = cfg.output.dir;
-  make_directories_collective(dir, comm);
 
   const auto t_load = std::chrono::steady_clock::now();
   const bool regression = train::is_regression(train::parse_loss(cfg.training.loss));
   const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
+  // Only now, once the data and the device are known to be good: a run that fails on its input
+  // leaves no empty output folder behind.
+  make_directories_collective(dir, comm);
   const auto& arch = trainer.flow()->architecture();
   print_run_header(log, comm, "train", trainer.backend() + ", " + cfg.model.dtype, config::to_toml(cfg));
   if (!trainer.backend_note().empty()) log.warn(trainer.backend_note());

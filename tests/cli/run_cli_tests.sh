@@ -91,6 +91,15 @@ cp out/samples.h5 samples2.h5
   && pass sample-1-rank || { fail sample-1-rank; cat s.err; }
 mpi2 "$GWFLOW" logprob cfg.toml >/dev/null 2>l.err && pass logprob-2-ranks || { fail logprob-2-ranks; cat l.err; }
 
+# "cuda" without a GPU: a clear error before any output (folder, file or .partial) exists.
+expect_error cuda-train-leaves-nothing 1 'training.device = "cuda"' -- \
+  "$GWFLOW" train cfg.toml --set 'training.device="cuda"' --set 'output.dir="cuda_t"'
+expect_error cuda-sample-leaves-nothing 1 'sample.device = "cuda"' -- \
+  "$GWFLOW" sample cfg.toml --set 'sample.device="cuda"' --set 'sample.out="cuda_s/s.h5"'
+expect_error cuda-logprob-leaves-nothing 1 'logprob.device = "cuda"' -- \
+  "$GWFLOW" logprob cfg.toml --set 'logprob.device="cuda"' --set 'logprob.out="cuda_l/l.h5"'
+for d in cuda_t cuda_s cuda_l; do [ ! -e "$d" ] || fail "device = cuda without a GPU left $d behind"; done
+
 "$PY" - <<'PY' && pass "sample/logprob consistency" || fail "sample/logprob consistency"
 import h5py, numpy as np, sys
 a = h5py.File("samples2.h5", "r"); b = h5py.File("out/samples1.h5", "r"); l = h5py.File("out/logprob.h5", "r")
