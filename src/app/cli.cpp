@@ -10,7 +10,8 @@ namespace {
 // Options each command accepts; true = takes a value.
 const std::map<std::string, std::map<std::string, bool>>& command_options() {
   static const std::map<std::string, std::map<std::string, bool>> kOptions = {
-      {"train", {{"--set", true}, {"--restart", false}, {"--quiet", false}, {"--verbose", false}}},
+      {"train",
+       {{"--set", true}, {"--restart", false}, {"--overwrite", false}, {"--quiet", false}, {"--verbose", false}}},
       {"sample", {{"--set", true}, {"--overwrite", false}, {"--quiet", false}, {"--verbose", false}}},
       {"logprob", {{"--set", true}, {"--overwrite", false}, {"--quiet", false}, {"--verbose", false}}},
       {"info", {}},
@@ -73,12 +74,14 @@ CommandLine parse_command_line(int argc, char** argv) {
 
 std::string help_text(const std::string& command) {
   if (command == "train") {
-    return "usage: gwflow train CONFIG.toml [--set section.key=value ...] [--restart]\n"
+    return "usage: gwflow train CONFIG.toml [--set section.key=value ...] [--restart | --overwrite]\n"
            "  Trains the flow of CONFIG's [model] on [data] with [training]; writes weights.zip and\n"
            "  history.h5 into [output].dir. Runs on any number of MPI ranks (data-parallel).\n"
            "  Checkpoints (every training.checkpoint_every iterations and when stopped) go there too;\n"
            "  --restart continues from the newest valid one (training.restart = \"auto\": whenever\n"
-           "  there is one). SIGUSR1/SIGTERM: checkpoint, outputs, exit 75. Ctrl+C: the same, exit 0.\n";
+           "  there is one). A fresh run into a folder with an earlier run's checkpoints is an error\n"
+           "  unless --overwrite (which deletes them). SIGUSR1/SIGTERM: checkpoint, outputs, exit 75.\n"
+           "  Ctrl+C: the same, exit 0.\n";
   }
   if (command == "sample") {
     return "usage: gwflow sample CONFIG.toml [--set section.key=value ...] [--overwrite]\n"

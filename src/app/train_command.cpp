@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "gwflow/app/commands.hpp"
@@ -67,8 +68,36 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
         throw ConfigError("--restart: no checkpoint in " + dir +
                           " (set training.restart = \"auto\" to start fresh when there is none)");
       }
-      log.info("restart: no checkpoint in " + dir + ", starting fresh");
+      // Unusable checkpoints go aside (kept for inspection): left in place, a later iteration
+      // number would make the pruning delete this run's own checkpoints.
+      const auto unusable = io::list_checkpoints(dir);
+      comm.barrier();
+      if (comm.is_root()) {
+        for (const auto& path : unusable) {
+          std::error_code ec;
+          std::filesystem::rename(path, path + ".unusable", ec);
+          log.warn("restart: moved the unusable " + path + " aside to " + path + ".unusable");
+        }
+      }
+      comm.barrier();
+      log.info("restart: no usable checkpoint in " + dir + ", starting fresh");
     }
+  } else if (const auto earlier = io::list_checkpoints(dir); !earlier.empty()) {
+    // A fresh run must not mix its checkpoints with an earlier run's (restart would pick theirs,
+    // pruning would delete its own).
+    if (!cl.options.count("--overwrite")) {
+      throw ConfigError(dir + " holds checkpoints of an earlier run (" + earlier.front() +
+                        "): continue it with --restart, choose another output.dir, or start afresh with --overwrite");
+    }
+    comm.barrier();
+    if (comm.is_root()) {
+      for (const auto& path : earlier) {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      }
+    }
+    comm.barrier();
+    log.info("--overwrite: deleted " + std::to_string(earlier.size()) + " checkpoint(s) of an earlier run in " + dir);
   }
   const int64_t start_iteration = trainer.iterations_done();
 

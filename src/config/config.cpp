@@ -2,8 +2,11 @@
 
 #include <toml++/toml.h>
 
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -12,6 +15,10 @@
 
 namespace gwflow::config {
 namespace {
+
+// Upper bounds that catch typos before they become a 24 GB allocation or 10 000 threads.
+constexpr int64_t kMaxWidth = 65536, kMaxLayers = 1024, kMaxThreads = 4096;
+constexpr int64_t kMaxRows = int64_t{1} << 50, kMaxBlock = int64_t{1} << 26;
 
 std::string where(const toml::source_region& src) {
   std::ostringstream s;
@@ -26,11 +33,13 @@ class Section {
 
   bool has(const std::string& key) const { return table_ && table_->contains(key); }
 
-  void read(const std::string& key, int64_t& out, int64_t min_value) {
+  void read(const std::string& key, int64_t& out, int64_t min_value,
+            int64_t max_value = std::numeric_limits<int64_t>::max()) {
     if (auto* n = node(key)) {
       if (!n->is_integer()) fail(key, *n, "must be an integer");
       out = n->as_integer()->get();
       if (out < min_value) fail(key, *n, "must be >= " + std::to_string(min_value));
+      if (out > max_value) fail(key, *n, "must be <= " + std::to_string(max_value));
     }
   }
   void read(const std::string& key, double& out) {
@@ -42,6 +51,7 @@ class Section {
       } else {
         fail(key, *n, "must be a number");
       }
+      if (!std::isfinite(out)) fail(key, *n, "must be a finite number");
     }
   }
   void read(const std::string& key, bool& out) {
@@ -54,6 +64,7 @@ class Section {
     if (auto* n = node(key)) {
       if (!n->is_string()) fail(key, *n, "must be a string");
       out = n->as_string()->get();
+      if (out.empty() && allowed.empty() && !may_be_empty_.count(key)) fail(key, *n, "must not be empty");
       if (!allowed.empty() && !allowed.count(out)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
@@ -88,6 +99,7 @@ class Section {
       }
       for (int64_t v : out) {
         if (v < 1) fail(key, *n, "widths must be >= 1");
+        if (v > kMaxWidth) fail(key, *n, "widths must be <= " + std::to_string(kMaxWidth));
       }
     }
   }
@@ -109,6 +121,7 @@ class Section {
           } else {
             fail(key, e, shape);
           }
+          if (!std::isfinite(dst.back())) fail(key, e, "bounds must be finite");
         }
       }
       if (box.low.size() != box.high.size()) fail(key, *n, "low and high must have the same length");
@@ -124,7 +137,9 @@ class Section {
     if (!table_) return;
     for (auto&& [k, v] : *table_) {
       if (!read_.count(std::string(k.str()))) {
-        throw ConfigError(where(k.source()) + ": unknown key '" + qualified(std::string(k.str())) + "'");
+        // A key added by --set has no place in the file: name the --set argument instead.
+        throw ConfigError(where(k.source().path ? k.source() : v.source()) + ": unknown key '" +
+                          qualified(std::string(k.str())) + "'");
       }
     }
   }
@@ -133,6 +148,8 @@ class Section {
     throw ConfigError(where(n.source()) + ": " + qualified(key) + " " + msg);
   }
   std::string qualified(const std::string& key) const { return name_ + "." + key; }
+  /// String keys that may be given as "" (all others, paths above all, must not be empty).
+  void allow_empty(const std::string& key) { may_be_empty_.insert(key); }
 
  private:
   const toml::node* node(const std::string& key) {
@@ -142,6 +159,7 @@ class Section {
   const toml::table* table_;
   std::string name_;
   std::set<std::string> read_;
+  std::set<std::string> may_be_empty_;
 };
 
 void apply_override(toml::table& root, const std::string& arg) {
@@ -197,6 +215,10 @@ DatasetRef parse_dataset_ref(const std::string& text, const std::string& what) {
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw ConfigError(path + ": is a directory, not a config file");
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+      throw ConfigError(path + ": is not a regular file");
     std::ifstream probe(path);
     if (!probe) throw ConfigError(path + ": cannot open the config file");
   }
@@ -211,7 +233,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   static const std::set<std::string> kSections = {"data", "model", "training", "output", "sample", "logprob"};
   for (auto&& [k, v] : root) {
     const std::string name(k.str());
-    if (!kSections.count(name)) throw ConfigError(where(k.source()) + ": unknown section '" + name + "'");
+    if (!kSections.count(name)) {
+      const auto* first = v.is_table() && !v.as_table()->empty() ? &v.as_table()->begin()->second : nullptr;
+      const auto& src = k.source().path || !first ? k.source() : first->source();
+      throw ConfigError(where(src) + ": unknown section '" + name + "'");
+    }
     if (!v.is_table()) throw ConfigError(where(v.source()) + ": '" + name + "' must be a [section]");
   }
   auto table = [&](const char* name) { return root.get_as<toml::table>(name); };
@@ -233,11 +259,12 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   }
   {
     Section s(table("model"), "model");
-    s.read("n_layers", c.model.n_layers, 1);
+    s.read("n_layers", c.model.n_layers, 1, kMaxLayers);
     bool hidden_given = s.has("hidden_features");
     s.read("hidden_features", c.model.hidden_features);
     s.read("constant", c.model.constant);
     s.read("dtype", c.model.dtype, {"float32", "float64"});
+    s.allow_empty("init");  // "" = random initialisation
     s.read("init", c.model.init);
     s.finish();
     auto& h = c.model.hidden_features;
@@ -261,7 +288,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("restart", c.training.restart, {"off", "auto"});
     s.read("device", c.training.device, {"cpu", "cuda"});
     s.read("reducer", c.training.reducer, {"auto", "mpi", "nccl"});
-    s.read("threads", c.training.threads, 0);
+    s.read("threads", c.training.threads, 0, kMaxThreads);
     s.read("lr_scheduler", c.training.lr_scheduler, {"none", "plateau"});
     s.read("lr_factor", c.training.lr_factor);
     s.read("lr_patience", c.training.lr_patience, 0);
@@ -284,11 +311,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   {
     Section s(table("sample"), "sample");
     s.read("weights", c.sample.weights);
-    s.read("n", c.sample.n, 0);
+    s.read("n", c.sample.n, 0, kMaxRows);
     s.read("seed", c.sample.seed, 0);
     s.read("out", c.sample.out);
     s.read("boundaries", c.sample.boundaries);
-    s.read("block_size", c.sample.block_size, 1);
+    s.read("block_size", c.sample.block_size, 1, kMaxBlock);
     s.read("max_candidates", c.sample.max_candidates, 0);
     check_dtype_backend(s, c.sample.dtype, c.sample.backend, c.sample.device);
     s.finish();
@@ -299,7 +326,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("input", c.logprob.input);
     s.read("out", c.logprob.out);
     s.read("noise", c.logprob.noise);
-    s.read("block_size", c.logprob.block_size, 1);
+    s.read("block_size", c.logprob.block_size, 1, kMaxBlock);
     check_dtype_backend(s, c.logprob.dtype, c.logprob.backend, c.logprob.device);
     s.finish();
   }

@@ -47,10 +47,18 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes) 
     out.flush();
     if (!out) throw IoError(tmp + ": write failed (disk full?)");
   }
-  commit_file(tmp, path);
+  try {
+    commit_file(tmp, path);
+  } catch (const IoError&) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);  // a small file, written in one go: nothing to resume
+    throw;
+  }
 }
 
 std::vector<char> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open (" + std::strerror(errno) + ")");
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -9,6 +9,7 @@
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/hdf5.hpp"
+#include "gwflow/io/sha256.hpp"
 
 namespace gwflow::io {
 namespace {
@@ -17,9 +18,27 @@ constexpr const char* kFormat = "gwflow-checkpoint-1";
 int g_writes = 0;
 
 int64_t iteration_of(const std::string& file_name) {
-  static const std::regex re(R"(checkpoint-(\d+)\.h5)");
+  static const std::regex re(R"(checkpoint-(\d{1,18})\.h5)");  // 18 digits: no int64 overflow
   std::smatch m;
   return std::regex_match(file_name, m, re) ? std::stoll(m[1]) : -1;
+}
+
+/// SHA-256 over everything a checkpoint holds (names, dtypes, shapes, bytes, attributes): a flipped
+/// byte anywhere in the data makes the checkpoint unusable rather than silently wrong.
+std::string content_digest(const CheckpointContent& c) {
+  std::string bytes;
+  for (const auto& [name, t] : c.tensors) {
+    const auto h = t.detach().to(torch::kCPU).contiguous();
+    bytes += name + '\0' + std::string(c10::toString(h.scalar_type())) + '\0';
+    for (int64_t d : h.sizes()) bytes += std::to_string(d) + ',';
+    bytes.append(static_cast<const char*>(h.data_ptr()), h.numel() * h.element_size());
+  }
+  for (const auto& [k, v] : c.text) bytes += "text:" + k + '\0' + v + '\0';
+  for (const auto& [k, v] : c.numbers) {
+    bytes += "number:" + k + '\0';
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  return sha256_hex(bytes.data(), bytes.size());
 }
 
 }  // namespace
@@ -44,6 +63,7 @@ void write_checkpoint_file(const std::string& path, const CheckpointContent& c) 
     f.write_attribute("/", "tensor_order", order);
     for (const auto& [k, v] : c.text) f.write_attribute("/", "text:" + k, v);
     for (const auto& [k, v] : c.numbers) f.write_attribute("/", "number:" + k, v);
+    f.write_attribute("/", "sha256", content_digest(c));
     if (kill_now) {
       H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
       std::raise(SIGKILL);
@@ -84,6 +104,15 @@ CheckpointContent read_checkpoint_file(const std::string& path) {
       if (n.rfind("number:", 0) == 0) c.numbers[n.substr(7)] = f.read_double_attribute("/", n);
     }
     H5Oclose(root);
+    // Checkpoints written before the checksum existed have none; every newer one is verified.
+    std::string stored;
+    try {
+      stored = f.read_string_attribute("/", "sha256");
+    } catch (const IoError&) {
+    }
+    if (!stored.empty() && stored != content_digest(c)) {
+      throw IoError(path + ": corrupt checkpoint (its contents do not match the stored SHA-256)");
+    }
   } catch (const IoError& e) {
     const std::string what = e.what();
     if (what.rfind(path, 0) == 0) throw;

@@ -45,19 +45,30 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
                                const std::vector<std::pair<std::string, std::string>>& attributes, bool overwrite,
                                const parallel::Communicator& comm, std::string& note)
     : final_path_(final_path), partial_path_(partial_path(final_path)), comm_(comm) {
+  {
+    std::error_code ec;
+    if (std::filesystem::is_directory(final_path_, ec)) throw IoError(final_path_ + ": is a directory");
+  }
   if (agreed_exists(final_path_, comm)) {
     std::string found;
-    {
+    int readable = 1;
+    try {
       File f(final_path_, File::Mode::kRead, &comm);
       found = identity_of(f);
+    } catch (const IoError&) {
+      readable = 0;
     }
-    if (found == identity.text) {
+    readable = -comm.max(-readable);
+    if (readable && found == identity.text) {
       state_ = State::kComplete;
       return;
     }
     if (!overwrite) {
-      throw ConfigError(final_path_ + " exists and was made with another config, weights or seed (use --overwrite "
-                                      "to replace it)");
+      throw ConfigError(final_path_ +
+                        (!readable       ? " exists and is not a readable HDF5 file"
+                         : found.empty() ? " exists and is not a gwflow output"
+                                         : " exists and was made with another config, weights or seed") +
+                        " (use --overwrite to replace it)");
     }
     remove_file(final_path_, comm);
   }
@@ -77,8 +88,11 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
       note = partial_path_ + " is unreadable (killed while being created?): starting over";
       remove_file(partial_path_, comm);
     } else if (found != identity.text) {
+      const auto done = file_->read_rows(kProgress, 0, 1);
       file_.reset();
-      if (!overwrite) {
+      // One that stopped before its first block (a bad box, say) holds nothing worth keeping.
+      const bool empty = static_cast<int64_t>(done[0].item<double>()) == 0;
+      if (!overwrite && !empty) {
         throw ConfigError(partial_path_ + " holds an unfinished output of another config, weights or seed (use "
                                           "--overwrite to discard it)");
       }

@@ -86,6 +86,42 @@ echo "not hdf5" > foreign.h5 && mkdir -p foreign && cp foreign.h5 foreign/checkp
 "$GWFLOW" train cfg.toml --set 'output.dir="foreign"' --restart >/dev/null 2>f.err
 grep -q 'foreign/checkpoint-5.h5' f.err && pass "foreign checkpoint named" || { fail "foreign checkpoint"; cat f.err; }
 
+# 4b. a checkpoint whose data was altered (still valid HDF5) fails its SHA-256; with no usable
+#     checkpoint, restart = "auto" moves the bad one aside and starts fresh.
+mkdir -p flipped && cp split1/checkpoint-60.h5 flipped/
+"$PY" - <<'PY'
+import h5py
+with h5py.File("flipped/checkpoint-60.h5", "r+") as f:
+    name = next(iter(f["tensors"]))
+    d = f["tensors"][name]
+    v = d[()]
+    v.flat[0] += 1
+    d[...] = v
+PY
+"$GWFLOW" train cfg.toml --set 'output.dir="flipped"' --restart >/dev/null 2>fl.err
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^gwflow: error: flipped/checkpoint-60.h5: corrupt checkpoint.*SHA-256' fl.err; then
+  pass "altered checkpoint fails its checksum"
+else fail "altered checkpoint (exit $rc)"; cat fl.err; fi
+"$GWFLOW" train cfg.toml --set 'output.dir="flipped"' --set 'training.restart="auto"' --set training.iterations=30 \
+  >fl.txt 2>fl.err && grep -q 'starting fresh' fl.txt && [ -f flipped/checkpoint-60.h5.unusable ] \
+  && [ -f flipped/checkpoint-30.h5 ] && [ ! -f flipped/checkpoint-60.h5 ] \
+  && pass "auto restart with only a bad checkpoint: moved aside, fresh run keeps its own" \
+  || { fail "auto restart with only a bad checkpoint"; ls flipped; cat fl.txt fl.err; }
+
+# 4c. a fresh run into a folder with an earlier run's checkpoints: an error unless --overwrite.
+cp -r split1 reuse
+"$GWFLOW" train cfg.toml --set 'output.dir="reuse"' --set training.seed=5 >/dev/null 2>re.err
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'reuse holds checkpoints of an earlier run' re.err && [ -f reuse/checkpoint-60.h5 ]; then
+  pass "fresh run into a used folder refused, nothing deleted"
+else fail "fresh run into a used folder (exit $rc)"; cat re.err; fi
+"$GWFLOW" train cfg.toml --set 'output.dir="reuse"' --set training.seed=5 --set training.iterations=30 --overwrite \
+  >/dev/null 2>re.err && [ -f reuse/checkpoint-30.h5 ] && [ ! -f reuse/checkpoint-60.h5 ] \
+  && "$GWFLOW" train cfg.toml --set 'output.dir="reuse"' --set training.seed=5 --set training.iterations=40 --restart \
+  >re.txt 2>&1 && grep -q 'continuing from reuse/checkpoint-30.h5' re.txt \
+  && pass "--overwrite starts afresh; its checkpoints survive and restart" || { fail "--overwrite"; ls reuse; cat re.err re.txt; }
+
 # 5. incompatible config and a changed rank count.
 "$GWFLOW" train cfg.toml --set 'output.dir="split1"' --set training.learning_rate=0.01 --restart >/dev/null 2>i.err
 grep -q "training.learning_rate is '0.01' now but was '0.0030000000000000001'" i.err && pass "incompatible config named" \

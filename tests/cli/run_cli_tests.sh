@@ -100,6 +100,23 @@ expect_error cuda-logprob-leaves-nothing 1 'logprob.device = "cuda"' -- \
   "$GWFLOW" logprob cfg.toml --set 'logprob.device="cuda"' --set 'logprob.out="cuda_l/l.h5"'
 for d in cuda_t cuda_s cuda_l; do [ ! -e "$d" ] || fail "device = cuda without a GPU left $d behind"; done
 
+# A sample that fails before its first block (no candidate in the box) leaves nothing worth
+# keeping: the corrected rerun needs no --overwrite.
+expect_error sample-empty-box 1 'fell inside' -- \
+  "$GWFLOW" sample cfg.toml --set 'sample.boundaries=[[100,100],[101,101]]' --set 'sample.out="box/s.h5"'
+"$GWFLOW" sample cfg.toml --set 'sample.out="box/s.h5"' >/dev/null 2>b.err && [ -f box/s.h5 ] \
+  && pass "rerun after a sample that wrote nothing" || { fail "rerun after a sample that wrote nothing"; cat b.err; }
+expect_error logprob-out-is-input 1 'is the input file' -- \
+  "$GWFLOW" logprob cfg.toml --set 'logprob.out="out/samples.h5"' --overwrite
+"$PY" -c 'import h5py; assert h5py.File("out/samples.h5", "r")["samples"].shape == (5000, 2)' \
+  && pass "the input survives" || fail "logprob --overwrite destroyed its input"
+expect_error weights-is-a-directory 1 'out: is a directory' -- "$GWFLOW" info out
+echo "garbage" > junk.h5
+expect_error foreign-output 1 'junk.h5 exists and is not a readable HDF5 file' -- \
+  "$GWFLOW" sample cfg.toml --set 'sample.out="junk.h5"'
+"$GWFLOW" sample cfg.toml --set 'sample.out="junk.h5"' --overwrite >/dev/null 2>j.err \
+  && pass "--overwrite replaces a foreign file" || { fail "--overwrite on a foreign file"; cat j.err; }
+
 "$PY" - <<'PY' && pass "sample/logprob consistency" || fail "sample/logprob consistency"
 import h5py, numpy as np, sys
 a = h5py.File("samples2.h5", "r"); b = h5py.File("out/samples1.h5", "r"); l = h5py.File("out/logprob.h5", "r")

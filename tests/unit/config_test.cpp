@@ -24,6 +24,15 @@ std::string error_of(const std::string& text, const std::vector<std::string>& se
   return "";
 }
 
+std::string error_of_path(const std::string& path) {
+  try {
+    load_config(path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 TEST(Config, DefaultsAndValues) {
   auto c = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n[model]\nn_layers = 2\nhidden_features = [10, 5]\n"
                                     "[training]\nlearning_rate = 1\niterations = 7\n"));
@@ -86,6 +95,36 @@ TEST(Config, ErrorsNameKeyAndPosition) {
   EXPECT_NE(e.find("c.toml:1"), std::string::npos) << e;
 
   EXPECT_THROW(load_config("/nonexistent/dir/x.toml"), ConfigError);
+}
+
+TEST(Config, RejectsEmptyPathsNonFiniteNumbersAndAbsurdSizes) {
+  // An empty output.dir once wrote weights.zip into "/".
+  for (const char* set : {"output.dir=\"\"", "sample.out=\"\"", "logprob.out=\"\"", "sample.weights=\"\""}) {
+    const auto e = error_of("", {set});
+    EXPECT_NE(e.find("must not be empty"), std::string::npos) << set << ": " << e;
+  }
+  EXPECT_EQ(error_of("", {"model.init=\"\""}), "");  // "" = random initialisation
+  for (const char* set : {"training.learning_rate=inf", "training.min_lr=nan", "training.min_delta=-inf"}) {
+    const auto e = error_of("", {set});
+    EXPECT_NE(e.find("must be a finite number"), std::string::npos) << set << ": " << e;
+  }
+  auto e = error_of("[data]\nboundaries = [[-inf, 0], [1, 1]]\n");
+  EXPECT_NE(e.find("data.boundaries bounds must be finite"), std::string::npos) << e;
+  for (const char* set :
+       {"model.n_layers=100000000", "model.hidden_features=1000000000", "training.threads=100000",
+        "sample.n=9223372036854775807", "sample.block_size=9223372036854775807", "logprob.block_size=1000000000"}) {
+    const auto e = error_of("", {set});
+    EXPECT_NE(e.find("must be <="), std::string::npos) << set << ": " << e;
+  }
+  // A key or section that only --set brings is named by its --set argument, not "<config>:0:0".
+  e = error_of("", {"training.learnin_rate=0.1"});
+  EXPECT_NE(e.find("--set training.learnin_rate=0.1"), std::string::npos) << e;
+  e = error_of("", {"foo.bar=1"});
+  EXPECT_NE(e.find("--set foo.bar=1"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown section 'foo'"), std::string::npos) << e;
+  // A directory as the config file.
+  e = error_of_path(test::scratch_dir("cfgdir"));
+  EXPECT_NE(e.find("is a directory"), std::string::npos) << e;
 }
 
 TEST(Config, ResolvedTomlReloadsToTheSameValues) {
