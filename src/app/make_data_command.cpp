@@ -32,6 +32,8 @@ int run_make_data(const CommandLine& cl, const parallel::Communicator& comm) {
     throw UsageError("make-data: unknown generator '" + generator + "' (available: seed-tutorial, regression-3d)");
   }
   const int64_t n = integer_option(cl, "--n", 1);
+  constexpr int64_t kMaxRows = int64_t{1} << 32;  // held in memory: a typo must not become an OOM
+  if (n > kMaxRows) throw UsageError("make-data: --n must be <= " + std::to_string(kMaxRows));
   const int64_t seed = integer_option(cl, "--seed", 0);
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("make-data: --out FILE.h5 is required");

@@ -31,9 +31,6 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const bool regression = train::is_regression(train::parse_loss(cfg.training.loss));
   const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
-  // Only now, once the data and the device are known to be good: a run that fails on its input
-  // leaves no empty output folder behind.
-  make_directories_collective(dir, comm);
   const auto& arch = trainer.flow()->architecture();
   print_run_header(log, comm, "train", trainer.backend() + ", " + cfg.model.dtype, config::to_toml(cfg));
   if (!trainer.backend_note().empty()) log.warn(trainer.backend_note());
@@ -99,6 +96,9 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     comm.barrier();
     log.info("--overwrite: deleted " + std::to_string(earlier.size()) + " checkpoint(s) of an earlier run in " + dir);
   }
+  // Only now, once the data, the device and a requested restart are known to be good: a run that
+  // fails on its input leaves no empty output folder behind.
+  make_directories_collective(dir, comm);
   const int64_t start_iteration = trainer.iterations_done();
 
   train::TrainCallbacks cb;

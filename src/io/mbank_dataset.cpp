@@ -61,8 +61,10 @@ MbankDataset parse_mbank_dataset(std::istream& in, const std::string& path, int6
       if (!parse_double(p, q, v)) {
         std::string token(p, q);
         if (token.size() > 40) token = token.substr(0, 40) + "...";
+        std::string shown;  // a binary file must not put control bytes (or a NUL) into the message
+        for (char ch : token.substr(0, 40)) shown += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
         throw IoError(path + ":" + std::to_string(line_no) + ": column " + std::to_string(row.size() + 1) + ": '" +
-                      token + "' is not a number");
+                      shown + (token.size() > 40 ? "...'" : "'") + " is not a number");
       }
       row.push_back(v);
       p = q;

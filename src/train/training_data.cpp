@@ -77,7 +77,9 @@ TrainingData load_training_data(const config::DataConfig& data, const parallel::
     td.validation_shard = parallel::shard_rows(td.n_validation, comm.rank(), comm.size());
     td.validation = val_file.read_rows(data.validation.path, td.validation_shard.offset, td.validation_shard.count);
   }
-  if (td.n_validation < 1) throw DomainError(data.train.str() + ": no validation rows");
+  if (td.n_validation < 1) {
+    throw DomainError((data.validation.empty() ? data.train.str() : data.validation.str()) + ": no validation rows");
+  }
   const auto& vref = data.validation.empty() ? data.train : data.validation;
   check_finite(td.validation, vref, td.validation_shard.offset + (data.validation.empty() ? td.n_train : 0), comm);
 

@@ -76,6 +76,11 @@ expect_error cuda-without-gpu 1 'training.device = "cuda": this LibTorch has no 
 expect_error missing-weights 1 "nothing.zip" -- "$GWFLOW" info nothing.zip
 expect_error restart-without-checkpoint 1 "no checkpoint in" -- "$GWFLOW" train cfg.toml --restart \
   --set 'output.dir="empty"'
+[ ! -e empty ] && pass "a failed --restart creates no output folder" || fail "a failed --restart left empty/ behind"
+expect_error make-data-too-many-rows 2 "must be <=" -- "$GWFLOW" make-data seed-tutorial --n 99999999999 --seed 0 --out x.h5
+printf '1 2 3\n4 \001\000x 6\n' > ctrl.txt
+expect_error import-control-bytes 1 "ctrl.txt:2: column 2: '??x' is not a number" -- \
+  "$GWFLOW" import-dataset ctrl.txt --dim 2 --out ctrl.h5
 
 if mpi2 "$GWFLOW" train cfg.toml >train.txt 2>train.err && [ -f out/weights.zip ] && [ -f out/history.h5 ]; then
   pass train-2-ranks
