@@ -56,9 +56,13 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes) 
   }
 }
 
-std::vector<char> read_file(const std::string& path) {
+void require_not_directory(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
+}
+
+std::vector<char> read_file(const std::string& path) {
+  require_not_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open (" + std::strerror(errno) + ")");
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -45,10 +45,7 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
                                const std::vector<std::pair<std::string, std::string>>& attributes, bool overwrite,
                                const parallel::Communicator& comm, std::string& note)
     : final_path_(final_path), partial_path_(partial_path(final_path)), comm_(comm) {
-  {
-    std::error_code ec;
-    if (std::filesystem::is_directory(final_path_, ec)) throw IoError(final_path_ + ": is a directory");
-  }
+  require_not_directory(final_path_);
   if (agreed_exists(final_path_, comm)) {
     std::string found;
     int readable = 1;

@@ -1,8 +1,5 @@
 #include "gwflow/io/sharded_file.hpp"
 
-#include <filesystem>
-
-#include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 
 namespace gwflow::io {
@@ -10,10 +7,7 @@ namespace gwflow::io {
 void write_sharded_file(const std::string& path, int64_t offset, const std::vector<ShardedDataset>& datasets,
                         const std::function<void(File&)>& attributes, const parallel::Communicator& comm) {
   const std::string tmp = partial_path(path);
-  {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory");
-  }
+  require_not_directory(path);
   {
     File f(tmp, File::Mode::kCreate, &comm);
     for (const auto& d : datasets) {

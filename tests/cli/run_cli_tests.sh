@@ -116,6 +116,9 @@ expect_error logprob-out-is-input 1 'is the input file' -- \
 "$PY" -c 'import h5py; assert h5py.File("out/samples.h5", "r")["samples"].shape == (5000, 2)' \
   && pass "the input survives" || fail "logprob --overwrite destroyed its input"
 expect_error weights-is-a-directory 1 'out: is a directory' -- "$GWFLOW" info out
+expect_error make-data-into-a-directory 1 'out: is a directory' -- \
+  "$GWFLOW" make-data seed-tutorial --n 10 --seed 0 --out out
+[ ! -e out.partial ] && pass "no out.partial left" || fail "make-data into a directory left out.partial"
 echo "garbage" > junk.h5
 expect_error foreign-output 1 'junk.h5 exists and is not a readable HDF5 file' -- \
   "$GWFLOW" sample cfg.toml --set 'sample.out="junk.h5"'

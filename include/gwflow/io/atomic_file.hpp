@@ -18,6 +18,10 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes);
 /// Reads a whole file; IoError naming it when it cannot be read.
 std::vector<char> read_file(const std::string& path);
 
+/// IoError "<path>: is a directory" when it is one: for paths that must name a file, checked
+/// before anything is created or read.
+void require_not_directory(const std::string& path);
+
 /// "size:mtime_ns" of a file ("missing" when it does not exist): changes when the file is
 /// rewritten. Recorded by checkpoints and outputs to notice changed inputs.
 std::string file_fingerprint(const std::string& path);
