@@ -40,11 +40,8 @@ void broadcast_string(std::string& text, const parallel::Communicator& comm) {
 /// Rank 0's work: parse, write under the partial name, rename. Returns the lines to print.
 std::vector<std::string> import_dataset(const std::string& input, int64_t dim, const std::string& out) {
   const auto t0 = std::chrono::steady_clock::now();
-  {
-    std::error_code ec;
-    if (std::filesystem::equivalent(out, input, ec)) {
-      throw UsageError("import-dataset: --out " + out + " is the input file: choose another output");
-    }
+  if (io::same_file(out, input)) {
+    throw UsageError("import-dataset: --out " + out + " is the input file: choose another output");
   }
   const io::MbankDataset ds = io::read_mbank_dataset(input, dim);
   const int64_t n = ds.x.size(0);

@@ -28,11 +28,8 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   const auto& lc = cfg.logprob;
   if (lc.input.empty()) throw ConfigError("logprob.input is not set (\"FILE.h5:/dataset\")");
-  {
-    std::error_code ec;
-    if (std::filesystem::equivalent(lc.out, lc.input.file, ec)) {
-      throw ConfigError("logprob.out = \"" + lc.out + "\" is the input file (logprob.input): choose another output");
-    }
+  if (io::same_file(lc.out, lc.input.file)) {
+    throw ConfigError("logprob.out = \"" + lc.out + "\" is the input file (logprob.input): choose another output");
   }
   flow::Flow flow = load_flow(lc.weights, lc.dtype);
   torch::NoGradGuard no_grad;

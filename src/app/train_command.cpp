@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/log.hpp"
@@ -47,9 +48,18 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
 
   // --restart (or training.restart = "auto"): continue from the newest valid checkpoint.
   const bool auto_restart = cfg.training.restart == "auto";
+  const auto found = io::list_checkpoints(dir);  // newest first
+  // Rank 0 changes the folder while the others wait (they all listed it first).
+  const auto on_root = [&](const std::function<void(const std::string&)>& change) {
+    comm.barrier();
+    if (comm.is_root()) {
+      for (const auto& path : found) change(path);
+    }
+    comm.barrier();
+  };
   if (cl.options.count("--restart") || auto_restart) {
     bool restored = false;
-    for (const auto& path : io::list_checkpoints(dir)) {
+    for (const auto& path : found) {
       try {
         trainer.restore(io::read_checkpoint_file(path), path, [&](const std::string& m) { log.warn(m); });
         log.info("restart: continuing from " + path + " (iteration " + std::to_string(trainer.iterations_done()) + ")");
@@ -67,34 +77,25 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
       }
       // Unusable checkpoints go aside (kept for inspection): left in place, a later iteration
       // number would make the pruning delete this run's own checkpoints.
-      const auto unusable = io::list_checkpoints(dir);
-      comm.barrier();
-      if (comm.is_root()) {
-        for (const auto& path : unusable) {
-          std::error_code ec;
-          std::filesystem::rename(path, path + ".unusable", ec);
-          log.warn("restart: moved the unusable " + path + " aside to " + path + ".unusable");
-        }
-      }
-      comm.barrier();
+      on_root([&](const std::string& path) {
+        std::error_code ec;
+        std::filesystem::rename(path, path + ".unusable", ec);
+        log.warn("restart: moved the unusable " + path + " aside to " + path + ".unusable");
+      });
       log.info("restart: no usable checkpoint in " + dir + ", starting fresh");
     }
-  } else if (const auto earlier = io::list_checkpoints(dir); !earlier.empty()) {
+  } else if (!found.empty()) {
     // A fresh run must not mix its checkpoints with an earlier run's (restart would pick theirs,
     // pruning would delete its own).
     if (!cl.options.count("--overwrite")) {
-      throw ConfigError(dir + " holds checkpoints of an earlier run (" + earlier.front() +
+      throw ConfigError(dir + " holds checkpoints of an earlier run (" + found.front() +
                         "): continue it with --restart, choose another output.dir, or start afresh with --overwrite");
     }
-    comm.barrier();
-    if (comm.is_root()) {
-      for (const auto& path : earlier) {
-        std::error_code ec;
-        std::filesystem::remove(path, ec);
-      }
-    }
-    comm.barrier();
-    log.info("--overwrite: deleted " + std::to_string(earlier.size()) + " checkpoint(s) of an earlier run in " + dir);
+    on_root([](const std::string& path) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    });
+    log.info("--overwrite: deleted " + std::to_string(found.size()) + " checkpoint(s) of an earlier run in " + dir);
   }
   // Only now, once the data, the device and a requested restart are known to be good: a run that
   // fails on its input leaves no empty output folder behind.

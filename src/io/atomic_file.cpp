@@ -61,6 +61,11 @@ void require_not_directory(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec);
+}
+
 std::vector<char> read_file(const std::string& path) {
   require_not_directory(path);
   std::ifstream in(path, std::ios::binary);

@@ -22,6 +22,9 @@ std::vector<char> read_file(const std::string& path);
 /// before anything is created or read.
 void require_not_directory(const std::string& path);
 
+/// True when both paths exist and name the same file (links and relative paths resolved).
+bool same_file(const std::string& a, const std::string& b);
+
 /// "size:mtime_ns" of a file ("missing" when it does not exist): changes when the file is
 /// rewritten. Recorded by checkpoints and outputs to notice changed inputs.
 std::string file_fingerprint(const std::string& path);
