@@ -7,26 +7,13 @@
 #include <string>
 #include <type_traits>
 
-#include "tile_kernels.hpp"
+#include "gwflow/kernels/isa.hpp"
 
 namespace gwflow::kernels {
 namespace {
 
-/// Rows per tile, the compile-time trip count of every inner loop: more rows amortise the
-/// per-unit loop overheads of narrow networks; fewer keep a wide network's tile in L2.
-template <typename T> constexpr int kTileSmall = sizeof(T) == 4 ? 128 : 64;
-template <typename T> constexpr int kTileLarge = 2 * kTileSmall<T>;
-/// The large tiles are used while a tile's forward intermediates fit in this many bytes.
+/// A tile's forward intermediates must fit in this many bytes for the variant's large tiles.
 constexpr int64_t kLargeTileBytes = int64_t(256) << 10;
-
-/// Calls f(std::integral_constant<int, R>) for the flow's tile size R.
-template <typename T, typename F> void with_tile(int rows, F&& f) {
-  if (rows == kTileLarge<T>) {
-    f(std::integral_constant<int, kTileLarge<T>>{});
-  } else {
-    f(std::integral_constant<int, kTileSmall<T>>{});
-  }
-}
 
 TileScratch make_tile_scratch(int D, int hmax, int n_layers, int R) {
   TileScratch t;
@@ -89,117 +76,26 @@ double invert(int d, const double* a, std::vector<double>& inv) {
   return logdet;
 }
 
-template <typename T> detail::FlowData<T> flow_data(const PackedFlow<T>& f) {
-  return detail::FlowData<T>{f.p_.data(), f.ints_.data(), f.layers_.data(), f.box_.data(), f.dim_, f.n_layers()};
+template <typename T> FlowData<T> flow_data(const PackedFlow<T>& f) {
+  return FlowData<T>{f.p_.data(), f.ints_.data(), f.layers_.data(), f.box_.data(), f.dim_, f.n_layers()};
+}
+
+template <typename T> const TileOps<T>& ops_of(const IsaKernels& v) {
+  if constexpr (sizeof(T) == 4) {
+    return v.f32;
+  } else {
+    return v.f64;
+  }
 }
 
 using Token = Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpace>;
-
-template <typename T> KOKKOS_INLINE_FUNCTION bool finite(T v) { return v - v == T(0); }
-
-/// What every tile functor needs: the flow, the per-slot scratch and the row count.
-template <typename T, int R> struct TileContext {
-  detail::FlowData<T> d;
-  T* scratch;  // per slot: forward part + work part
-  TileScratch ts;
-  int hmax;
-  int64_t n;
-  Token token;
-  KOKKOS_INLINE_FUNCTION T* slot(int id) const { return scratch + id * (ts.fwd_size + ts.work_size); }
-  /// Real rows in the tile starting at row0 (the rest is padding).
-  KOKKOS_INLINE_FUNCTION int rows(int64_t row0) const { return n - row0 < R ? static_cast<int>(n - row0) : R; }
-};
-
-template <typename T, int R> struct LogProbFunctor {
-  TileContext<T, R> c;
-  const T* x;
-  T* lp;
-  T* z;
-  T* saved;  // per tile: forward part (or null)
-  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = c.token.acquire();
-    T* s = saved ? saved + tile * c.ts.fwd_size : c.slot(id);
-    const int64_t row0 = tile * R;
-    detail::forward_tile<T, R>(c.d, s, c.ts, c.hmax, x, row0, c.n);
-    const T* out = s + c.ts.lp;
-    const int m = c.rows(row0);
-    const int D = c.d.dim;
-    for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
-    if (z) {
-      const T* zt = s + c.ts.z;
-      for (int r = 0; r < m; ++r) {
-        for (int k = 0; k < D; ++k) z[(row0 + r) * D + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(NAN);
-      }
-    }
-    c.token.release(id);
-  }
-};
-
-template <typename T, int R> struct SampleFunctor {
-  TileContext<T, R> c;
-  const T* z;
-  T* x;
-  T* lp;
-  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = c.token.acquire();
-    T* s = c.slot(id);
-    const int64_t row0 = tile * R;
-    T out[R];
-    T* xt = s + c.ts.fwd_size + c.ts.gv;  // [D][R]
-    detail::inverse_tile<T, R>(c.d, s, c.ts, c.hmax, z, row0, c.n, xt, out);
-    const int m = c.rows(row0);
-    const int D = c.d.dim;
-    for (int r = 0; r < m; ++r) {
-      lp[row0 + r] = out[r];
-      for (int k = 0; k < D; ++k) x[(row0 + r) * D + k] = xt[k * R + r];
-    }
-    c.token.release(id);
-  }
-};
-
-template <typename T, int R> struct GradientFunctor {
-  TileContext<T, R> c;
-  const T* x;
-  const T* g;     // upstream per row; null: 1 for every row with a finite log p
-  T* lp;          // log p per row (written when not null)
-  double* grads;  // per slot: packed gradient [np] + sum of g
-  int64_t np;
-  const T* saved;  // per tile: forward part from log_prob (or null: recompute)
-  KOKKOS_INLINE_FUNCTION void operator()(const int64_t tile) const {
-    const int id = c.token.acquire();
-    T* s = c.slot(id);
-    T* work = s + c.ts.fwd_size;
-    double* G = grads + id * (np + 1);
-    const int64_t row0 = tile * R;
-    const T* fwd = saved ? saved + tile * c.ts.fwd_size : s;
-    if (!saved) detail::forward_tile<T, R>(c.d, s, c.ts, c.hmax, x, row0, c.n);
-    const T* out = fwd + c.ts.lp;
-    const int m = c.rows(row0);
-    if (lp) {
-      for (int r = 0; r < m; ++r) lp[row0 + r] = out[r];
-    }
-    T* gt = work + c.ts.g;
-    T sum = T(0);
-    bool any = false;
-    for (int r = 0; r < R; ++r) {
-      gt[r] = r < m && finite(out[r]) ? (g ? g[row0 + r] : T(1)) : T(0);
-      any = any || gt[r] != T(0);
-      sum += gt[r];
-    }
-    if (any) {
-      detail::backward_tile<T, R>(c.d, fwd, work, c.ts, c.hmax, gt, G);
-      G[np] += static_cast<double>(sum);
-    }
-    c.token.release(id);
-  }
-};
 
 }  // namespace
 
 template <typename T>
 PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::vector<double>& high,
                           const std::vector<std::vector<int64_t>>& degrees)
-    : dim_(dim) {
+    : dim_(dim), isa_(&selected_variant()), ops_(&ops_of<T>(*isa_)) {
   if (dim < 1 || dim > kMaxDim)
     throw std::invalid_argument("D = " + std::to_string(dim) + " exceeds the kernels' limit");
   const int D = dim;
@@ -294,9 +190,10 @@ PackedFlow<T>::PackedFlow(int dim, const std::vector<double>& low, const std::ve
     box_(D + k) = static_cast<T>(high[k]);
     box_(2 * D + k) = static_cast<T>(std::log(0.5 * (high[k] - low[k])));
   }
-  const int large = kTileLarge<T>;
+  const int t = sizeof(T) == 4 ? 0 : 1;
+  const int large = isa_->tile_rows_large[t];
   const TileScratch big = make_tile_scratch(D, max_hidden_, n_layers(), large);
-  tile_rows_ = big.fwd_size * static_cast<int64_t>(sizeof(T)) <= kLargeTileBytes ? large : kTileSmall<T>;
+  tile_rows_ = big.fwd_size * static_cast<int64_t>(sizeof(T)) <= kLargeTileBytes ? large : isa_->tile_rows_small[t];
   tile_scratch_ = tile_rows_ == large ? big : make_tile_scratch(D, max_hidden_, n_layers(), tile_rows_);
 }
 
@@ -321,27 +218,54 @@ template <typename T> void PackedFlow<T>::reserve_scratch(int slots) const {
     scratch_ = Kokkos::View<T*, Memory>("gwflow::kernels::scratch", need);
 }
 
+template <typename T> TileJob<T> PackedFlow<T>::job(int64_t n) const {
+  TileJob<T> j;
+  j.d = flow_data(*this);
+  j.ts = tile_scratch_;
+  j.hmax = max_hidden_;
+  j.rows = tile_rows_;
+  j.n = n;
+  return j;
+}
+
 template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
   Token token;
   reserve_scratch(token.size());
-  with_tile<T>(tile_rows_, [&](auto rows) {
-    constexpr int R = decltype(rows)::value;
-    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-    LogProbFunctor<T, R> f{c, x, lp, z, saved};
-    Kokkos::parallel_for("gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
-  });
+  TileJob<T> j = job(n);
+  j.in = x;
+  j.lp = lp;
+  j.out = z;
+  j.saved = saved;
+  const auto kernel = ops_->log_prob;
+  T* scratch = scratch_.data();
+  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
+  Kokkos::parallel_for(
+      "gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
+      [=](const int64_t tile) {
+        const int id = token.acquire();
+        kernel(j, scratch + id * slot_size, tile);
+        token.release(id);
+      });
   Space().fence();
 }
 
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
   Token token;
   reserve_scratch(token.size());
-  with_tile<T>(tile_rows_, [&](auto rows) {
-    constexpr int R = decltype(rows)::value;
-    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-    SampleFunctor<T, R> f{c, z, x, lp};
-    Kokkos::parallel_for("gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
-  });
+  TileJob<T> j = job(n);
+  j.in = z;
+  j.lp = lp;
+  j.out = x;
+  const auto kernel = ops_->sample;
+  T* scratch = scratch_.data();
+  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
+  Kokkos::parallel_for(
+      "gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
+      [=](const int64_t tile) {
+        const int id = token.acquire();
+        kernel(j, scratch + id * slot_size, tile);
+        token.release(id);
+      });
   Space().fence();
 }
 
@@ -356,12 +280,23 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   } else {
     Kokkos::deep_copy(grads_, 0.0);
   }
-  with_tile<T>(tile_rows_, [&](auto rows) {
-    constexpr int R = decltype(rows)::value;
-    const TileContext<T, R> c{flow_data(*this), scratch_.data(), tile_scratch_, max_hidden_, n, token};
-    GradientFunctor<T, R> f{c, x, g, lp, grads_.data(), np, saved};
-    Kokkos::parallel_for("gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + R - 1) / R), f);
-  });
+  TileJob<T> j = job(n);
+  j.in = x;
+  j.g = g;
+  j.lp = lp;
+  j.saved_in = saved;
+  j.np = np;
+  const auto kernel = ops_->gradient;
+  T* scratch = scratch_.data();
+  double* grads = grads_.data();
+  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
+  Kokkos::parallel_for(
+      "gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
+      [=](const int64_t tile) {
+        const int id = token.acquire();
+        kernel(j, scratch + id * slot_size, grads + id * (np + 1), tile);
+        token.release(id);
+      });
   Space().fence();
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).
   const int D = dim_;

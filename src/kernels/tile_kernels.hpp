@@ -1,31 +1,54 @@
 #pragma once
-// The fused flow kernels on tiles of R rows (private to src/kernels). Every per-row quantity is an
-// array [.][R] and every inner loop runs over the R rows with a compile-time trip count, so the
+// The fused flow kernels on tiles of R rows (private to src/kernels, included only by
+// tile_kernels.cpp, which is compiled once per instruction-set variant). Every per-row quantity is
+// an array [.][R] and every inner loop runs over the R rows with a compile-time trip count, so the
 // compiler vectorises across rows; the elementary functions come from vmath (branch-free, no libm).
 // All rows of a tile, including the padding rows of the last one, take the same instructions, so a
 // row's result does not depend on its position (bit-identical across block sizes and ranks).
-#include <Kokkos_Core.hpp>
-
-#include "gwflow/kernels/packed_flow.hpp"
+//
+// Everything here lives in the inline namespace GWFLOW_KERNEL_ISA_NS (one per variant) and has no
+// out-of-line dependency but the C library: no Kokkos, no torch, no std:: code, so that no copy
+// compiled for one instruction set can be linked in place of another's.
+//
+// The variant's tuning comes from the compiler's target macros: the vector width (kVectorBytes)
+// and the number of accumulator vectors a row-blocked product keeps live (kMaxAccumulators), which
+// must fit the register file with room for the broadcast weight and the loads: 16 registers on
+// SSE4.2 / AVX2 (8 accumulators), 32 on AVX-512 and NEON (16).
 #include "gwflow/kernels/simd_math.hpp"
+#include "gwflow/kernels/tile_layout.hpp"
 
-namespace gwflow::kernels::detail {
+#if defined(__AVX512F__)
+#define GWFLOW_KERNEL_VECTOR_BYTES 64
+#define GWFLOW_KERNEL_VECTOR_REGS 32
+#elif defined(__AVX__)
+#define GWFLOW_KERNEL_VECTOR_BYTES 32
+#define GWFLOW_KERNEL_VECTOR_REGS 16
+#elif defined(__aarch64__)
+#define GWFLOW_KERNEL_VECTOR_BYTES 16
+#define GWFLOW_KERNEL_VECTOR_REGS 32
+#else
+#define GWFLOW_KERNEL_VECTOR_BYTES 16
+#define GWFLOW_KERNEL_VECTOR_REGS 16
+#endif
+#ifndef GWFLOW_KERNEL_MAX_ACCUMULATORS
+#define GWFLOW_KERNEL_MAX_ACCUMULATORS (GWFLOW_KERNEL_VECTOR_REGS / 2)
+#endif
+
+namespace gwflow::kernels {
+inline namespace GWFLOW_KERNEL_ISA_NS {
+namespace detail {
+
+inline constexpr int kVectorBytes = GWFLOW_KERNEL_VECTOR_BYTES;
+inline constexpr int kMaxAccumulators = GWFLOW_KERNEL_MAX_ACCUMULATORS;
 
 inline constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 inline constexpr double kLn2 = 0.69314718055994530941723212145818;
 
-template <typename T> struct FlowData {
-  const T* p;
-  const int* ints;
-  const LayerLayout* layers;
-  const T* box;  // low, high, log half width
-  int dim, n_layers;
-};
 
 /// Per-layer tile arrays.
 template <typename T> struct LayerTile { T *vin, *y, *us, *s, *rh0, *ra0, *rh1, *ra1, *hs2; };
 
-template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* base, int D, int H) {
+template <typename T, int R> inline LayerTile<T> layer_tile(T* base, int D, int H) {
   LayerTile<T> t;
   t.vin = base;
   t.y = t.vin + D * R;
@@ -39,35 +62,48 @@ template <typename T, int R> KOKKOS_INLINE_FUNCTION LayerTile<T> layer_tile(T* b
   return t;
 }
 
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T relu(T u) { return u > T(0) ? u : T(0); }
+template <typename T> GWFLOW_FORCEINLINE T relu(T u) { return u > T(0) ? u : T(0); }
 
-#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__NVCC__)
+#if defined(__GNUC__)
 #define GWFLOW_KERNELS_VECTOR_EXT 1
-/// 64-byte vectors of T (GCC/Clang vector extensions; lowered to the target's widest units).
-/// Arrays of a few of them in a fully unrolled loop stay in registers, which plain arrays of R
-/// scalars do not: the accumulators of every product below are such arrays.
+/// The variant's vectors of T (GCC/Clang vector extensions). Arrays of a few of them in a fully
+/// unrolled loop stay in registers, which plain arrays of R scalars do not: the accumulators of
+/// every product below are such arrays, sized to the register file.
 template <typename T> struct Simd {
-  static constexpr int kLanes = 64 / static_cast<int>(sizeof(T));
-  typedef T V __attribute__((vector_size(64), aligned(alignof(T))));  // unaligned access allowed
+  static constexpr int kLanes = kVectorBytes / static_cast<int>(sizeof(T));
+  typedef T V __attribute__((vector_size(kVectorBytes), aligned(alignof(T))));  // unaligned access allowed
 };
 #endif
 
-/// out[r] = b + sum_{k in [k0, k1)} w[k * wstride] in[k * R + r] for the R rows of a tile.
-template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void dot_rows(T b, const T* w, int64_t wstride, int k0, int k1, const T* in, T* out) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
+/// out[q0 * W ..) = b + sum_{k in [k0, k1)} w[k * wstride] in[k * R + ...] for C vectors of rows
+/// from vector q0: C accumulators live in registers through the k loop.
+template <typename T, int R, int C>
+GWFLOW_FORCEINLINE void dot_rows_block(T b, const T* w, int64_t wstride, int k0, int k1, const T* in, T* out, int q0) {
   using V = typename Simd<T>::V;
-  constexpr int Q = R / Simd<T>::kLanes;
-  static_assert(Q * Simd<T>::kLanes == R, "R must be a multiple of the vector length");
-  V acc[Q];
-  for (int q = 0; q < Q; ++q) acc[q] = V{} + b;
+  V acc[C];
+  for (int q = 0; q < C; ++q) acc[q] = V{} + b;
   for (int k = k0; k < k1; ++k) {
     const T wk = w[k * wstride];
-    const V* iv = reinterpret_cast<const V*>(in + k * R);
-    for (int q = 0; q < Q; ++q) acc[q] += wk * iv[q];
+    const V* iv = reinterpret_cast<const V*>(in + k * R) + q0;
+    for (int q = 0; q < C; ++q) acc[q] += wk * iv[q];
   }
-  V* o = reinterpret_cast<V*>(out);
-  for (int q = 0; q < Q; ++q) o[q] = acc[q];
+  V* o = reinterpret_cast<V*>(out) + q0;
+  for (int q = 0; q < C; ++q) o[q] = acc[q];
+}
+#endif
+
+/// out[r] = b + sum_{k in [k0, k1)} w[k * wstride] in[k * R + r] for the R rows of a tile, in
+/// blocks of at most kMaxAccumulators vectors of rows.
+template <typename T, int R>
+inline void dot_rows(T b, const T* w, int64_t wstride, int k0, int k1, const T* in, T* out) {
+#ifdef GWFLOW_KERNELS_VECTOR_EXT
+  constexpr int Q = R / Simd<T>::kLanes;
+  static_assert(Q * Simd<T>::kLanes == R, "R must be a multiple of the vector length");
+  constexpr int C = Q < kMaxAccumulators ? Q : kMaxAccumulators;
+  constexpr int full = Q / C * C;
+  for (int q0 = 0; q0 < full; q0 += C) dot_rows_block<T, R, C>(b, w, wstride, k0, k1, in, out, q0);
+  if constexpr (full < Q) dot_rows_block<T, R, Q - full>(b, w, wstride, k0, k1, in, out, full);
 #else
   for (int r = 0; r < R; ++r) out[r] = b;
   for (int k = k0; k < k1; ++k) {
@@ -77,21 +113,22 @@ KOKKOS_INLINE_FUNCTION void dot_rows(T b, const T* w, int64_t wstride, int k0, i
 #endif
 }
 
-/// softplus as torch (threshold 20) and its derivative's factor exp(u) / (exp(u) + 1).
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T softplus(T u) {
-  const T e = vmath::exp(u > T(20) ? T(0) : u);
-  return u > T(20) ? u : vmath::log1p(e);
+/// softplus as torch (threshold 20) and its derivative's factor exp(u) / (exp(u) + 1), both
+/// sides computed and blended (vectorises without masked instructions).
+template <typename T> GWFLOW_FORCEINLINE T softplus(T u) {
+  const T e = vmath::exp(vmath::select_gt(u, T(20), T(0), u));
+  return vmath::select_gt(u, T(20), u, vmath::log1p(e));
 }
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T softplus_grad(T u) {
-  const T e = vmath::exp(u > T(20) ? T(0) : u);
-  return u > T(20) ? T(1) : e / (e + T(1));
+template <typename T> GWFLOW_FORCEINLINE T softplus_grad(T u) {
+  const T e = vmath::exp(vmath::select_gt(u, T(20), T(0), u));
+  return vmath::select_gt(u, T(20), T(1), e / (e + T(1)));
 }
 
 /// The MADE layers for hidden units [ub, ue) given inputs y[0 .. deg(u)): each unit reads only
 /// units of lower or equal degree, which must already be computed. hs2 doubles as the running
 /// residual stream.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int ue, const T* y,
+inline void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int ue, const T* y,
                                        const LayerTile<T>& t) {
   const int D = d.dim, H = L.hidden;
   const int* ends = d.ints + L.ends;
@@ -126,7 +163,7 @@ KOKKOS_INLINE_FUNCTION void made_units(const FlowData<T>& d, const LayerLayout& 
 /// Unconstrained scale and shift of dimension i (reads hidden units of degree <= i); stores us
 /// and the scale s = softplus(us) + 1e-3.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const LayerTile<T>& t,
+inline void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const LayerTile<T>& t,
                                         T* shift) {
   const int H = L.hidden;
   const int lim = d.ints[L.ends + i];
@@ -146,7 +183,7 @@ KOKKOS_INLINE_FUNCTION void made_output(const FlowData<T>& d, const LayerLayout&
 
 /// y = W v + b for one tile.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
+inline void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
   const int D = d.dim;
   for (int a = 0; a < D; ++a) dot_rows<T, R>(d.p[L.b + a], d.p + L.w + a * D, 1, 0, D, v, y + a * R);
 }
@@ -155,7 +192,7 @@ KOKKOS_INLINE_FUNCTION void linear(const FlowData<T>& d, const LayerLayout& L, c
 /// intermediate in the forward part `scratch` (layer tiles, z, and log p per row: -inf outside
 /// the box, NaN for NaN rows).
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* x,
+inline void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* x,
                                          int64_t row0, int64_t n) {
   T* lp = scratch + ts.lp;
   const int D = d.dim;
@@ -177,11 +214,12 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
     T* vk = t0.vin + k * R;
     for (int r = 0; r < R; ++r) {
       const T xv = tv[r];
-      nan_row[r] = xv != xv ? T(1) : nan_row[r];
+      nan_row[r] = vmath::select_nan(xv, T(1), nan_row[r]);
       T tt = (T(2) * xv - hi - lo) / (hi - lo);
-      const bool in = tt < T(1) && tt > T(-1);
-      outside[r] = in ? outside[r] : T(1);
-      tt = in ? tt : T(0);
+      // Inside the box: |t| < 1 (NaN counts as outside; NaN rows come out NaN below).
+      const T abs_t = vmath::abs(tt);
+      outside[r] = vmath::select_gt(T(1), abs_t, outside[r], T(1));
+      tt = vmath::select_gt(T(1), abs_t, tt, T(0));
       // atanh(t) = log1p(2t / (1 - t)) / 2
       vk[r] = T(0.5) * vmath::log1p(T(2) * tt / (T(1) - tt));
       lad[r] -= vmath::log1p(-tt) + vmath::log1p(tt) + lhw;
@@ -216,7 +254,8 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
   const T norm = T(0.5 * D * kLog2Pi);
   for (int r = 0; r < R; ++r) {
     const T v = T(-0.5) * sq[r] - norm + lad[r];
-    lp[r] = nan_row[r] != T(0) ? static_cast<T>(NAN) : (outside[r] != T(0) ? -static_cast<T>(INFINITY) : v);
+    const T inf_or_v = vmath::select_gt(outside[r], T(0), -static_cast<T>(__builtin_inf()), v);
+    lp[r] = vmath::select_gt(nan_row[r], T(0), static_cast<T>(__builtin_nan("")), inf_or_v);
   }
 }
 
@@ -229,7 +268,7 @@ KOKKOS_INLINE_FUNCTION void forward_tile(const FlowData<T>& d, T* scratch, const
 /// Gu[v0 + j] += sum_r g[r] tr[r * nap + v0 + j] for j < min(NQ W, m - v0): NQ vectors of columns,
 /// each summed over the rows in NP interleaved partial sums (independent FMA chains).
 template <typename T, int R, int NQ, int NP>
-KOKKOS_INLINE_FUNCTION void weight_grad_block(double* Gu, const T* g, const T* tr, int nap, int v0, int m) {
+inline void weight_grad_block(double* Gu, const T* g, const T* tr, int nap, int v0, int m) {
   using V = typename Simd<T>::V;
   constexpr int W = Simd<T>::kLanes;
   V acc[NQ][NP];
@@ -253,7 +292,7 @@ KOKKOS_INLINE_FUNCTION void weight_grad_block(double* Gu, const T* g, const T* t
 
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
 /// The sum of Q vectors' lanes by a fixed tree.
-template <typename T, int Q> KOKKOS_FORCEINLINE_FUNCTION T tree_sum(typename Simd<T>::V* acc) {
+template <typename T, int Q> GWFLOW_FORCEINLINE T tree_sum(typename Simd<T>::V* acc) {
   using V = typename Simd<T>::V;
   constexpr int W = Simd<T>::kLanes;
   for (int w = Q / 2; w >= 1; w /= 2) {
@@ -269,7 +308,7 @@ template <typename T, int Q> KOKKOS_FORCEINLINE_FUNCTION T tree_sum(typename Sim
 #endif
 
 /// sum_r a[r] b[r] over the R rows of a tile (vector partial sums, then a fixed tree).
-template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T dot_over_rows(const T* a, const T* b) {
+template <typename T, int R> GWFLOW_FORCEINLINE T dot_over_rows(const T* a, const T* b) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
   using V = typename Simd<T>::V;
   constexpr int Q = R / Simd<T>::kLanes;
@@ -286,7 +325,7 @@ template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T dot_over_rows(const T
 }
 
 /// sum_r a[r] over the R rows of a tile (as dot_over_rows).
-template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T sum_over_rows(const T* a) {
+template <typename T, int R> GWFLOW_FORCEINLINE T sum_over_rows(const T* a) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
   using V = typename Simd<T>::V;
   constexpr int Q = R / Simd<T>::kLanes;
@@ -302,7 +341,7 @@ template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION T sum_over_rows(const T
 }
 
 template <typename T, int R, typename Lim>
-KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, const T* a, int na, T* tr, Lim lim) {
+inline void weight_grad(double* G, int ld, int nu, const T* gu, const T* a, int na, T* tr, Lim lim) {
 #ifdef GWFLOW_KERNELS_VECTOR_EXT
   constexpr int W = Simd<T>::kLanes;
 #else
@@ -348,14 +387,14 @@ KOKKOS_INLINE_FUNCTION void weight_grad(double* G, int ld, int nu, const T* gu, 
 
 /// G[u] += sum_r gu[u][r] for a bias (vector partial sums and a fixed tree: a plain loop would be
 /// R dependent scalar additions, which GCC may not reorder).
-template <typename T, int R> KOKKOS_FORCEINLINE_FUNCTION void bias_grad(double* G, int nu, const T* gu) {
+template <typename T, int R> GWFLOW_FORCEINLINE void bias_grad(double* G, int nu, const T* gu) {
   for (int u = 0; u < nu; ++u) G[u] += static_cast<double>(sum_over_rows<T, R>(gu + u * R));
 }
 
 /// gin[v][r] = sum_u W[u, v] gu[u][r] over the u with v < lim(u) (lim non-decreasing in u, so
 /// those u are a suffix [first(v), nu)); gin [nv][R] is overwritten. Accumulates in registers.
 template <typename T, int R, typename Lim>
-KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, int nv, T* gin, Lim lim) {
+inline void input_grad(const T* W, int ld, int nu, const T* gu, int nv, T* gin, Lim lim) {
   int first = 0;
   for (int v = 0; v < nv; ++v) {
     while (first < nu && lim(first) <= v) ++first;
@@ -366,7 +405,7 @@ KOKKOS_INLINE_FUNCTION void input_grad(const T* W, int ld, int nu, const T* gu, 
 /// The reverse of v' = s y + shift with s = softplus(us) + 1e-3 and lad += log s, for one
 /// dimension (restrict-qualified parameters: no aliasing, so the loop vectorises).
 template <typename T, int R>
-KOKKOS_FORCEINLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
+GWFLOW_FORCEINLINE void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
                                              const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
                                              T* __restrict__ gsh, T* __restrict__ gy) {
   for (int r = 0; r < R; ++r) {
@@ -381,7 +420,7 @@ KOKKOS_FORCEINLINE_FUNCTION void affine_grad(const T* __restrict__ gv, const T* 
 /// (packed layout) given g [R] (zero for rows that must not contribute), the forward part `fwd`
 /// and the work part `work`.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts, int hmax,
+inline void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts, int hmax,
                                           const T* g, double* G) {
   const int D = d.dim;
   T* gv = work + ts.gv;
@@ -450,15 +489,12 @@ KOKKOS_INLINE_FUNCTION void backward_tile(const FlowData<T>& d, const T* fwd, T*
   }
 }
 
-}  // namespace gwflow::kernels::detail
-
-namespace gwflow::kernels::detail {
 
 /// Inverse (sampling) of one tile: z rows [row0, row0 + R) -> x (written to xt [D][R]) and log p
 /// (lp [R]). One network pass per MAF layer: dimension i needs only the hidden units of degree
 /// <= i, and those of degree exactly i need only y[0 .. i), so each unit is computed once.
 template <typename T, int R>
-KOKKOS_INLINE_FUNCTION void inverse_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
+inline void inverse_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
                                          const T* zin, int64_t row0, int64_t n, T* xt, T* lp) {
   const int D = d.dim;
   T* v = scratch + ts.z;
@@ -504,10 +540,10 @@ KOKKOS_INLINE_FUNCTION void inverse_tile(const FlowData<T>& d, T* scratch, const
     const T* vk = v + k * R;
     T* xk = xt + k * R;
     for (int r = 0; r < R; ++r) {
-      const T a = vk[r] < T(0) ? -vk[r] : vk[r];
+      const T a = vmath::abs(vk[r]);
       const T em = vmath::expm1(T(-2) * a);  // tanh a = -em / (2 + em), accurate for small a
       const T th = -em / (T(2) + em);
-      const T tt = vk[r] < T(0) ? -th : th;
+      const T tt = vmath::copysign(th, vk[r]);
       xk[r] = (tt * (hi - lo) + hi + lo) / T(2);
       lad[r] += T(2) * (T(kLn2) - a - vmath::log1p(em + T(1))) + lhw;
     }
@@ -516,4 +552,6 @@ KOKKOS_INLINE_FUNCTION void inverse_tile(const FlowData<T>& d, T* scratch, const
   for (int r = 0; r < R; ++r) lp[r] = T(-0.5) * sq[r] - norm - lad[r];
 }
 
-}  // namespace gwflow::kernels::detail
+}  // namespace detail
+}  // namespace GWFLOW_KERNEL_ISA_NS
+}  // namespace gwflow::kernels

@@ -14,35 +14,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "gwflow/kernels/tile_layout.hpp"
+
 namespace gwflow::kernels {
-
-/// Compile-time bounds of the per-row scratch space (checked when packing).
-inline constexpr int kMaxDim = 32;
-inline constexpr int kMaxHidden = 256;
-
-/// Where each layer's parameters start in the flat packed array (all row-major).
-struct LayerLayout {
-  int hidden = 0;
-  int64_t w = 0, b = 0, winv = 0;       // NaiveLinear
-  int64_t w0 = 0, b0 = 0;               // MADE initial layer [H, D]
-  int64_t wb[2][2] = {{0, 0}, {0, 0}};  // residual blocks' linear layers [H, H]
-  int64_t bb[2][2] = {{0, 0}, {0, 0}};
-  int64_t wf = 0, bf = 0;  // final layer [2D, H]
-  double logdet = 0;       // log|det W|
-  int64_t ends = 0;        // int offset: ends[d] = #hidden units of degree <= d, d = 0..D
-  int64_t degrees = 0;     // int offset: degree of each (sorted) hidden unit
-};
-
-/// Offsets (in elements of T) of the arrays of a tile of rows. The forward part (every
-/// intermediate the reverse pass needs) is per slot, or per tile when a forward pass saves it for
-/// the gradient; the work part is per slot.
-struct TileScratch {
-  int64_t layer_stride = 0;  // forward part, per layer: vin, y, us, s [D][R]; rh0, ra0, rh1, ra1, hs2 [H][R]
-  int64_t z = 0, lp = 0;     // forward part: z [D][R], log p [R]
-  int64_t fwd_size = 0;
-  int64_t gv = 0, gy = 0, gus = 0, gsh = 0, g = 0, gh = 0, gt = 0, tr = 0;  // work part
-  int64_t work_size = 0;
-};
 
 template <typename T> class PackedFlow {
  public:
@@ -50,7 +24,8 @@ template <typename T> class PackedFlow {
   using Memory = Kokkos::HostSpace;
   /// Structure only: `low`, `high` [D] of the box, the MADE hidden degrees of every layer (forward
   /// order). Parameters must be set with set_parameters() before use. Throws std::invalid_argument
-  /// if D or a width exceeds kMaxDim / kMaxHidden.
+  /// if D or a width exceeds kMaxDim / kMaxHidden. The kernels are those of the instruction-set
+  /// variant selected now (kernels/isa.hpp), kept for the flow's lifetime.
   PackedFlow(int dim, const std::vector<double>& low, const std::vector<double>& high,
              const std::vector<std::vector<int64_t>>& degrees);
 
@@ -76,6 +51,9 @@ template <typename T> class PackedFlow {
 
   /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
   int64_t forward_macs() const { return macs_; }
+  /// The instruction-set variant of the kernels, and the rows per tile.
+  const IsaKernels& variant() const { return *isa_; }
+  int tile_rows() const { return tile_rows_; }
 
   // Device-visible data (public for the functors).
   int dim_ = 0;
@@ -88,11 +66,14 @@ template <typename T> class PackedFlow {
 
  private:
   void reserve_scratch(int slots) const;
+  TileJob<T> job(int64_t n) const;
   std::vector<int64_t> gather_;            // packed position -> canonical index (-1: derived)
   std::vector<int64_t> canonical_offset_;  // start of each layer in the canonical vector (+ end)
   std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)
   int64_t macs_ = 0;
-  int tile_rows_ = 0;  // rows per tile: 256 (float32) or 128 (float64) for small networks, half that otherwise
+  const IsaKernels* isa_ = nullptr;
+  const TileOps<T>* ops_ = nullptr;
+  int tile_rows_ = 0;  // the variant's large tile for small networks, its small tile otherwise
   TileScratch tile_scratch_;
   mutable Kokkos::View<T*, Memory> scratch_;     // per slot
   mutable Kokkos::View<double*, Memory> grads_;  // per slot: packed gradient + sum of g

@@ -1,8 +1,13 @@
 #pragma once
 // Branch-free, libm-free exp, expm1, log and log1p for float and double (vmath::exp(x) etc.),
 // written so that GCC auto-vectorizes them inside plain loops over rows, at baseline x86-64
-// (SSE2) as well as with AVX2/AVX-512, and so that they stay callable from device code (no std::
-// calls, no tables, no branches, no libm).
+// (SSE2) as well as with AVX2/AVX-512 and NEON (no std:: calls, no tables, no branches, no libm).
+//
+// Compiled once per instruction-set variant of the kernels (src/kernels/tile_kernels.cpp): each
+// translation unit that includes this header puts it in the inline namespace
+// GWFLOW_KERNEL_ISA_NS (default `baseline`), so that the copies built with -march=x86-64-v4 and
+// with the baseline flags are different functions to the linker, and one can never stand in for
+// the other (an AVX-512 copy picked for a baseline caller would die with SIGILL on older CPUs).
 //
 // How:
 // - float is computed in float with 32-bit integer bit operations, double in double with 64-bit
@@ -17,8 +22,7 @@
 //   vectorizer may not if-convert under -ftrapping-math (the default); and a comparison of
 //   doubles turned into a 64-bit integer mask needs SSE4.2. The blends need neither. Only
 //   integer add/sub/and/or/xor and shifts by constants are used (all in SSE2).
-// - The functions are KOKKOS_FORCEINLINE_FUNCTION (device-callable like KOKKOS_INLINE_FUNCTION):
-//   a call that is not inlined cannot be vectorized, and GCC's inliner alone leaves expm1 and
+// - The functions are GWFLOW_FORCEINLINE: a call that is not inlined cannot be vectorized, and GCC's inliner alone leaves expm1 and
 //   log1p out of line at -O2 and may do so in large kernels. Loops vectorize at -O3 (GCC 12's
 //   -O2 cost model vectorizes none of these loops).
 // - Nothing relies on -ffast-math (which would break the special cases) or on the absence of
@@ -40,37 +44,48 @@
 // expm1/log1p return a subnormal x itself. Like all subnormal arithmetic on x86 they are slow
 // (microcode assists); with FTZ/DAZ set (gwflow sets neither) exp's subnormal results and
 // expm1/log1p of subnormals flush to 0, and log of a subnormal is off (about log(2^-1077)).
-#include <Kokkos_Macros.hpp>
-
 #include <cstdint>
 #include <type_traits>
 
-namespace gwflow::kernels::vmath {
+#ifndef GWFLOW_FORCEINLINE
+#if defined(__GNUC__)
+#define GWFLOW_FORCEINLINE inline __attribute__((always_inline))
+#else
+#define GWFLOW_FORCEINLINE inline
+#endif
+#endif
+#ifndef GWFLOW_KERNEL_ISA_NS
+#define GWFLOW_KERNEL_ISA_NS baseline
+#endif
+
+namespace gwflow::kernels {
+inline namespace GWFLOW_KERNEL_ISA_NS {
+namespace vmath {
 namespace detail {
 
 // Bit casts.
-KOKKOS_FORCEINLINE_FUNCTION uint64_t to_bits(double x) {
+GWFLOW_FORCEINLINE uint64_t to_bits(double x) {
   union {
     double f;
     uint64_t u;
   } v{x};
   return v.u;
 }
-KOKKOS_FORCEINLINE_FUNCTION double from_bits(uint64_t u) {
+GWFLOW_FORCEINLINE double from_bits(uint64_t u) {
   union {
     uint64_t u;
     double f;
   } v{u};
   return v.f;
 }
-KOKKOS_FORCEINLINE_FUNCTION uint32_t to_bits(float x) {
+GWFLOW_FORCEINLINE uint32_t to_bits(float x) {
   union {
     float f;
     uint32_t u;
   } v{x};
   return v.u;
 }
-KOKKOS_FORCEINLINE_FUNCTION float from_bits(uint32_t u) {
+GWFLOW_FORCEINLINE float from_bits(uint32_t u) {
   union {
     uint32_t u;
     float f;
@@ -119,7 +134,7 @@ template <> struct Fp<double> {
 
   /// Q(r) ~ (e^r - 1 - r - r^2/2) / r^3 for |r| <= ln2/2, degree-9 minimax (r^3 Q(r) is within
   /// 2^-58.4 r^2 of the target); the r^2/2 term is added separately, exactly.
-  static KOKKOS_FORCEINLINE_FUNCTION double expq(double r) {
+  static GWFLOW_FORCEINLINE double expq(double r) {
     const double r2 = r * r;
     const double even = 0x1.5555555555557p-3 +
                         r2 * (0x1.11111111100dcp-7 +
@@ -130,7 +145,7 @@ template <> struct Fp<double> {
     return even + r * odd;
   }
   /// fdlibm's R(z), |(log(1+s) - log(1-s))/s - 2 - R(s^2)| < 2^-58.45, given z = s^2, w = s^4.
-  static KOKKOS_FORCEINLINE_FUNCTION double logr(double z, double w) {
+  static GWFLOW_FORCEINLINE double logr(double z, double w) {
     const double t1 = w * (0x1.999999997fa04p-2 + w * (0x1.c71c51d8e78afp-3 + w * 0x1.39a09d078c69fp-3));
     const double t2 =
         z * (0x1.5555555555593p-1 + w * (0x1.2492494229359p-2 + w * (0x1.7466496cb03dep-3 + w * 0x1.2f112df3e5244p-3)));
@@ -169,38 +184,38 @@ template <> struct Fp<float> {
 
   /// Q(r) ~ (e^r - 1 - r - r^2/2) / r^3 for |r| <= ln2/2, degree-4 minimax (r^3 Q(r) is within
   /// 2^-27.9 r^2 of the target).
-  static KOKKOS_FORCEINLINE_FUNCTION float expq(float r) {
+  static GWFLOW_FORCEINLINE float expq(float r) {
     const float r2 = r * r;
     const float even = 0x1.555556p-3f + r2 * (0x1.1110acp-7f + r2 * 0x1.a17e08p-13f);
     const float odd = 0x1.5554eap-5f + r2 * 0x1.6d4324p-10f;
     return even + r * odd;
   }
   /// fdlibm/musl logf's R(z) (error < 2^-34.24), given z = s^2, w = s^4.
-  static KOKKOS_FORCEINLINE_FUNCTION float logr(float z, float w) {
+  static GWFLOW_FORCEINLINE float logr(float z, float w) {
     const float t1 = w * (0xccce13.0p-25f + w * 0xf89e26.0p-26f);
     const float t2 = z * (0xaaaaaa.0p-24f + w * 0x91e9ee.0p-25f);
     return t2 + t1;
   }
 };
 
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION void check_type() {
+template <typename T> GWFLOW_FORCEINLINE void check_type() {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "vmath: float or double only");
 }
 
 // Masks: all ones where the condition holds, 0 elsewhere.
 /// The top bit of v, spread over the word.
-template <typename U> KOKKOS_FORCEINLINE_FUNCTION U sign_mask(U v) {
+template <typename U> GWFLOW_FORCEINLINE U sign_mask(U v) {
   return static_cast<U>(U(0) - static_cast<U>(v >> (8 * sizeof(U) - 1)));
 }
 /// a < b, for a and b below 2^(w-1) (non-negative as signed).
-template <typename U> KOKKOS_FORCEINLINE_FUNCTION U lt_mask(U a, U b) { return sign_mask(static_cast<U>(a - b)); }
+template <typename U> GWFLOW_FORCEINLINE U lt_mask(U a, U b) { return sign_mask(static_cast<U>(a - b)); }
 /// a == b (any a, b).
-template <typename U> KOKKOS_FORCEINLINE_FUNCTION U eq_mask(U a, U b) {
+template <typename U> GWFLOW_FORCEINLINE U eq_mask(U a, U b) {
   const U d = a ^ b;
   return sign_mask(static_cast<U>((d - 1) & ~d));
 }
 /// mask ? a : b, bitwise.
-template <typename T, typename U> KOKKOS_FORCEINLINE_FUNCTION T blend(U mask, T a, T b) {
+template <typename T, typename U> GWFLOW_FORCEINLINE T blend(U mask, T a, T b) {
   return from_bits(static_cast<U>((to_bits(a) & mask) | (to_bits(b) & ~mask)));
 }
 
@@ -210,7 +225,7 @@ template <typename T> struct ExpReduced {
   T kd, r, c;
   typename Fp<T>::U kbits;
 };
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION ExpReduced<T> exp_reduce(T x) {
+template <typename T> GWFLOW_FORCEINLINE ExpReduced<T> exp_reduce(T x) {
   using F = Fp<T>;
   const T z = x * F::kInvLn2 + F::kShift;
   ExpReduced<T> e;
@@ -225,7 +240,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION ExpReduced<T> exp_reduce(T x) 
 
 /// y * 2^k in two exact steps, 2^k1 * 2^(k - k1) with k1 = round(k/2), so that k may reach
 /// past the exponent range: overflows to inf and underflows gradually (one rounding).
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T scale_pow2(T y, const ExpReduced<T>& e) {
+template <typename T> GWFLOW_FORCEINLINE T scale_pow2(T y, const ExpReduced<T>& e) {
   using F = Fp<T>;
   using U = typename F::U;
   const U k1 = to_bits(e.kd * T(0.5) + F::kShift);  // kShiftBits + k1
@@ -237,7 +252,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T scale_pow2(T y, const ExpRed
 /// (a + a_lo) + e^(r+c) - 1 for |r| <= ln2/2, c tiny, a = 0 or |a| >= 1/2: a + r is taken
 /// exactly as a sum of two (Fast2Sum), and the rest, a_lo + (e^(r+c) - 1 - r) with
 /// e^(r+c) - 1 - r = r^2/2 + r^3 Q(r) + c (1 + r), is rounded once onto it.
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp_core(T a, T a_lo, T r, T c) {
+template <typename T> GWFLOW_FORCEINLINE T exp_core(T a, T a_lo, T r, T c) {
   const T s = a + r;
   const T err = r - (s - a);
   const T r2 = r * r;
@@ -247,7 +262,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp_core(T a, T a_lo, T r, T
 
 /// x clamped to [-min_abs, max], both given as bits (NaN becomes one of them: callers restore it).
 template <typename T>
-KOKKOS_FORCEINLINE_FUNCTION T exp_clamp(T x, typename Fp<T>::U ix, typename Fp<T>::U ax, typename Fp<T>::U max_bits,
+GWFLOW_FORCEINLINE T exp_clamp(T x, typename Fp<T>::U ix, typename Fp<T>::U ax, typename Fp<T>::U max_bits,
                                         typename Fp<T>::U min_abs_bits) {
   using U = typename Fp<T>::U;
   const U neg = sign_mask(ix);
@@ -258,7 +273,7 @@ KOKKOS_FORCEINLINE_FUNCTION T exp_clamp(T x, typename Fp<T>::U ix, typename Fp<T
 
 /// k ln2 + log(1 + f) + c for f in [sqrt(1/2) - 1, sqrt(2) - 1) (c: a tiny correction), with
 /// fdlibm's evaluation: s = f / (2 + f), log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)).
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log_kernel(T kd, T f, T c) {
+template <typename T> GWFLOW_FORCEINLINE T log_kernel(T kd, T f, T c) {
   using F = Fp<T>;
   const T hfsq = T(0.5) * f * f;
   const T s = f / (T(2) + f);
@@ -273,7 +288,7 @@ template <typename T> struct LogSplit {
   T kd, m;
   typename Fp<T>::U kbiased;
 };
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION LogSplit<T> log_split(T x) {
+template <typename T> GWFLOW_FORCEINLINE LogSplit<T> log_split(T x) {
   using F = Fp<T>;
   using U = typename F::U;
   const U ix = to_bits(x) + (F::kOneBits - F::kSqrtHalfBits);
@@ -288,7 +303,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION LogSplit<T> log_split(T x) {
 
 /// e^x, within 1 ulp. +inf when it overflows, +0 below the subnormal range (gradual underflow
 /// before that), NaN for NaN.
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp(T x) {
+template <typename T> GWFLOW_FORCEINLINE T exp(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -305,7 +320,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T exp(T x) {
 
 /// e^x - 1, within 1 ulp (relative error, so accurate for small |x|: expm1(x) = x + x^2/2 + ...).
 /// +inf when e^x overflows, -1 for large negative x, +-0 for +-0, NaN for NaN.
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
+template <typename T> GWFLOW_FORCEINLINE T expm1(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -330,7 +345,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T expm1(T x) {
 
 /// Natural logarithm, within 1 ulp. log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
 /// log(NaN) = NaN; subnormal x at full accuracy (rescaled into the normal range first).
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log(T x) {
+template <typename T> GWFLOW_FORCEINLINE T log(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -352,7 +367,7 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log(T x) {
 
 /// log(1 + x), within 1 ulp (so accurate for small |x|: log1p(x) = x - x^2/2 + ...).
 /// log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) = +inf, +-0 for +-0, NaN for NaN.
-template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log1p(T x) {
+template <typename T> GWFLOW_FORCEINLINE T log1p(T x) {
   detail::check_type<T>();
   using F = detail::Fp<T>;
   using U = typename F::U;
@@ -381,4 +396,37 @@ template <typename T> KOKKOS_FORCEINLINE_FUNCTION T log1p(T x) {
   return detail::blend(is_special, special, res);
 }
 
-}  // namespace gwflow::kernels::vmath
+// Branch-free selections for the kernels' per-row loops. A `c ? x : y` on computed floating-point
+// values is a branch to GCC, which it if-converts (and so vectorises) only where both sides are
+// safe to evaluate or the target has masked instructions (AVX-512): on SSE4.2 and AVX2 such a
+// loop stays scalar. These are bit blends under integer masks, which vectorise everywhere.
+
+/// a > b ? x : y (by the sign of b - a: NaN operands pick either side).
+template <typename T> GWFLOW_FORCEINLINE T select_gt(T a, T b, T x, T y) {
+  detail::check_type<T>();
+  return detail::blend(detail::sign_mask(detail::to_bits(static_cast<T>(b - a))), x, y);
+}
+/// isnan(v) ? x : y.
+template <typename T> GWFLOW_FORCEINLINE T select_nan(T v, T x, T y) {
+  detail::check_type<T>();
+  using F = detail::Fp<T>;
+  using U = typename F::U;
+  return detail::blend(detail::lt_mask(F::kInfBits, static_cast<U>(detail::to_bits(v) & F::kAbsMask)), x, y);
+}
+/// |v|.
+template <typename T> GWFLOW_FORCEINLINE T abs(T v) {
+  detail::check_type<T>();
+  using F = detail::Fp<T>;
+  return detail::from_bits(static_cast<typename F::U>(detail::to_bits(v) & F::kAbsMask));
+}
+/// |m| with the sign of s.
+template <typename T> GWFLOW_FORCEINLINE T copysign(T m, T s) {
+  detail::check_type<T>();
+  using F = detail::Fp<T>;
+  using U = typename F::U;
+  return detail::from_bits(static_cast<U>((detail::to_bits(m) & F::kAbsMask) | (detail::to_bits(s) & ~F::kAbsMask)));
+}
+
+}  // namespace vmath
+}  // namespace GWFLOW_KERNEL_ISA_NS
+}  // namespace gwflow::kernels
