@@ -9,9 +9,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <vector>
 
+#include "gwflow/kernels/isa.hpp"
 #include "gwflow/version.hpp"
 
 #include <cmath>
@@ -77,6 +79,19 @@ void print_run_header(const Log& log, const parallel::Communicator& comm, const 
     log.warn("LibTorch runs on the reference BLAS (about 10x slower): install libopenblas0-openmp");
   }
   log.info("libraries: BLAS " + blas);
+  // The fused kernels' instruction-set variant on every rank (nodes of a job may differ).
+  const auto& mine_isa = kernels::selected_variant();
+  const std::string d = kernels::describe(mine_isa);
+  auto isas = comm.gather_bytes(std::vector<uint8_t>(d.begin(), d.end()));
+  std::map<std::string, int> count;
+  for (const auto& v : isas) ++count[std::string(v.begin(), v.end())];
+  std::string kinds;
+  for (const auto& [name, n] : count) {
+    kinds += (kinds.empty() ? "" : "; ") + name;
+    if (count.size() > 1) kinds += " on " + std::to_string(n) + " rank(s)";
+  }
+  log.info("kernels: " + kinds + " (GWFLOW_KERNEL_ISA to force one)");
+  if (count.size() > 1) log.warn("the ranks run different kernel variants: their last bits may differ");
   log.detail("resolved config:\n" + resolved_config);
 }
 

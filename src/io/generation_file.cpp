@@ -85,10 +85,11 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
       note = partial_path_ + " is unreadable (killed while being created?): starting over";
       remove_file(partial_path_, comm);
     } else if (found != identity.text) {
-      const auto done = file_->read_rows(kProgress, 0, 1);
+      const auto done = file_->read_rows(kProgress, 0, 2);
       file_.reset();
-      // One that stopped before its first block (a bad box, say) holds nothing worth keeping.
-      const bool empty = static_cast<int64_t>(done[0].item<double>()) == 0;
+      // One that wrote no row (a bad box, say, whose candidates were all rejected, however many
+      // were drawn before it stopped) holds nothing worth keeping.
+      const bool empty = static_cast<int64_t>(done[1].item<double>()) == 0;
       if (!overwrite && !empty) {
         throw ConfigError(partial_path_ + " holds an unfinished output of another config, weights or seed (use "
                                           "--overwrite to discard it)");

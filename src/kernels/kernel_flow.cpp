@@ -81,6 +81,8 @@ KernelFlow::~KernelFlow() = default;
 
 int64_t KernelFlow::forward_macs() const { return f64_ ? f64_->forward_macs() : f32_->forward_macs(); }
 
+const IsaKernels& KernelFlow::variant() const { return f64_ ? f64_->variant() : f32_->variant(); }
+
 void KernelFlow::update() {
   ++saved_id_;  // saved intermediates belong to the old parameters
   const int64_t n = f64_ ? f64_->n_parameters() : f32_->n_parameters();

@@ -58,21 +58,31 @@ TEST_P(FixtureParity, Float64MatchesTheReference) {
   EXPECT_LT(test::max_rel_error(s.log_prob, fx["log_prob_of_x_from_z_stable64"]), 1e-10);
 }
 
+// float32 against the reference's float64 values, within eps32 times the magnitude of the
+// intermediates (test_util.hpp), not against its float32 values within a fixed 1e-5: those carry
+// the rounding of the reference's BLAS and CPU, which another machine does not reproduce.
 TEST_P(FixtureParity, Float32MatchesTheReference) {
   auto fx = load_fixture(GetParam());
   Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt")), torch::kFloat32);
   torch::NoGradGuard g;
   auto x = fx["x"];
-  EXPECT_LT(test::max_rel_error(f->log_prob(x), fx["log_prob32"]), 1e-5);
-  EXPECT_LT(test::max_rel_error(f->transform_to_noise(x), fx["z32"]), 1e-5);
+  const auto mag = test::magnitudes(*f, x);
+  const double offset = reference_log_z_offset(x.size(1));
+  EXPECT_LT(test::eps32_units(f->log_prob(x), fx["log_prob64"] + offset, mag.log_prob), test::kLogProbEps32Units);
+  EXPECT_LT(test::eps32_units(f->transform_to_noise(x), fx["z64"], mag.values), test::kNoiseEps32Units);
+  // Sampling: the inverse amplifies rounding by the flow's conditioning (divisions by scales down
+  // to 1e-3); the reference's own float32 error against its float64 measures it.
   auto s = f->sample_and_log_prob_from_noise(fx["z_in"]);
-  EXPECT_LT(test::max_rel_error(s.x, fx["x_from_z32"]), 1e-5);
-  auto ref = fx["log_prob_of_x_from_z32"];
+  const double ref_x = test::max_rel_error(fx["x_from_z32"], fx["x_from_z64"]);
+  EXPECT_LT(test::max_rel_error(s.x, fx["x_from_z64"]), std::max(8 * ref_x, 64 * test::kFloat32Eps));
   auto ok = well_conditioned(fx["pre_tanh64"], 1e-2);
   EXPECT_GE(ok.sum().item<int64_t>(), 3);
-  EXPECT_LT(test::max_rel_error(s.log_prob.masked_select(ok), ref.masked_select(ok)), 1e-5);
+  const auto smag = test::magnitudes(*f, fx["x_from_z64"]);
+  auto stable = fx["log_prob_of_x_from_z_stable64"];
+  EXPECT_LT(test::eps32_units(s.log_prob.masked_select(ok), stable.masked_select(ok), smag.log_prob.masked_select(ok)),
+            test::kLogProbEps32Units);
   EXPECT_TRUE(torch::isfinite(s.log_prob).all().item<bool>()) << "float32 sampling must stay finite";
-  EXPECT_LT(test::max_rel_error(s.log_prob, fx["log_prob_of_x_from_z_stable64"]), 1e-4);
+  EXPECT_LT(test::max_rel_error(s.log_prob, stable), 1e-4);
 }
 
 TEST_P(FixtureParity, InfersTheArchitecture) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gwflow/flow/flow.hpp"
+#include "gwflow/kernels/tile_layout.hpp"
 
 namespace gwflow::kernels {
 
@@ -47,6 +48,8 @@ class KernelFlow {
   /// row's forward pass (for flop counts).
   const std::vector<torch::Tensor>& parameters() const { return params_; }
   int64_t forward_macs() const;
+  /// The instruction-set variant of the kernels this flow runs (kernels/isa.hpp).
+  const IsaKernels& variant() const;
 
  private:
   /// One tensor per parameter (views of one buffer in the parameters' dtype) from a canonical gradient.
