@@ -89,15 +89,17 @@ void KernelFlow::update() {
   canonical_.resize(static_cast<size_t>(n));
   int64_t off = 0;
   for (const auto& p : params_) {
-    auto t = p.detach();
-    if (!t.device().is_cpu() || !t.is_contiguous()) t = t.to(torch::kCPU).contiguous();
-    const int64_t m = t.numel();
-    if (t.scalar_type() == torch::kFloat64) {
-      std::memcpy(canonical_.data() + off, t.data_ptr<double>(), static_cast<size_t>(m) * sizeof(double));
+    const int64_t m = p.numel();
+    double* dst = canonical_.data() + off;
+    // Called after every optimizer step: read CPU parameters in place (no LibTorch op per tensor).
+    if (p.device().is_cpu() && p.is_contiguous() && p.scalar_type() == torch::kFloat64) {
+      std::memcpy(dst, p.data_ptr<double>(), static_cast<size_t>(m) * sizeof(double));
+    } else if (p.device().is_cpu() && p.is_contiguous() && p.scalar_type() == torch::kFloat32) {
+      const float* s = p.data_ptr<float>();
+      for (int64_t i = 0; i < m; ++i) dst[i] = s[i];
     } else {
-      auto f = t.to(torch::kFloat32);
-      const float* s = f.data_ptr<float>();
-      for (int64_t i = 0; i < m; ++i) canonical_[off + i] = s[i];
+      auto t = p.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+      std::memcpy(dst, t.data_ptr<double>(), static_cast<size_t>(m) * sizeof(double));
     }
     off += m;
   }
@@ -166,22 +168,37 @@ std::vector<torch::Tensor> KernelFlow::parameter_gradient(const torch::Tensor& x
   return to_parameter_tensors(grad);
 }
 
-std::pair<torch::Tensor, std::vector<torch::Tensor>>
-KernelFlow::log_prob_and_sum_gradient(const torch::Tensor& x_in) const {
+KernelFlow::SumGradient KernelFlow::log_prob_and_sum_gradient(const torch::Tensor& x_in) const {
   TORCH_CHECK(x_in.dim() == 2 && x_in.size(1) == dim_, "kernels: expected points [N, ", dim_, "]");
   auto x = x_in.detach().to(torch::kCPU, dtype_).contiguous();
   const int64_t n = x.size(0);
-  auto lp = torch::empty({n}, x.options());
+  SumGradient out;
+  out.log_prob = torch::empty({n}, x.options());
   std::vector<double> grad(canonical_.size(), 0.0);
   if (f64_) {
-    f64_->gradient(x.data_ptr<double>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<double>());
+    f64_->gradient(x.data_ptr<double>(), nullptr, n, grad.data(), nullptr, out.log_prob.data_ptr<double>());
   } else {
-    f32_->gradient(x.data_ptr<float>(), nullptr, n, grad.data(), nullptr, lp.data_ptr<float>());
+    f32_->gradient(x.data_ptr<float>(), nullptr, n, grad.data(), nullptr, out.log_prob.data_ptr<float>());
   }
-  return {lp, to_parameter_tensors(grad)};
+  // Into one persistent buffer and its views (made once): no LibTorch op per parameter and step.
+  if (!params_.front().device().is_cpu()) {
+    out.parameters = to_parameter_tensors(grad, &out.flat);
+    return out;
+  }
+  if (!sum_flat_.defined()) sum_views_ = to_parameter_tensors(grad, &sum_flat_);
+  const int64_t m = static_cast<int64_t>(grad.size());
+  if (sum_flat_.scalar_type() == torch::kFloat64) {
+    std::memcpy(sum_flat_.data_ptr<double>(), grad.data(), static_cast<size_t>(m) * sizeof(double));
+  } else {
+    float* d = sum_flat_.data_ptr<float>();
+    for (int64_t i = 0; i < m; ++i) d[i] = static_cast<float>(grad[i]);
+  }
+  out.flat = sum_flat_;
+  out.parameters = sum_views_;
+  return out;
 }
 
-std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<double>& grad) const {
+std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<double>& grad, torch::Tensor* flat_out) const {
   // One conversion for all, then views of it (autograd can adopt them as the .grad tensors).
   auto flat = torch::from_blob(const_cast<double*>(grad.data()), {static_cast<int64_t>(grad.size())}, torch::kFloat64)
                   .to(params_.front().options(), false, true);
@@ -192,6 +209,7 @@ std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<do
     out.push_back(flat.narrow(0, off, p.numel()).view(p.sizes()));
     off += p.numel();
   }
+  if (flat_out) *flat_out = flat;
   return out;
 }
 

@@ -47,6 +47,11 @@ MpiGradientReducer::MpiGradientReducer(const Communicator& comm, std::vector<tor
 
 void MpiGradientReducer::allreduce() {
   torch::NoGradGuard no_grad;
+  if (comm_.size() == 1) {  // nothing to add: the gradients are the global ones (if all defined)
+    bool all = true;
+    for (const auto& p : params_) all = all && p.grad().defined();
+    if (all) return;
+  }
   gather_gradients(params_, flat_);
   if (comm_.size() > 1) {
     if (flat_.scalar_type() == torch::kFloat64) {

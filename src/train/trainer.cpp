@@ -1,5 +1,7 @@
 #include "gwflow/train/trainer.hpp"
 
+#include "gwflow/train/batch_sampler.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/optim/adam.h>
 
@@ -274,16 +276,15 @@ RegressionSummary Trainer::regression_summary() {
 void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
   const auto& t = config_.training;
   stop_signal_ = 0;
-  const int64_t n_local = train_.size(0);
-  auto index_opts = torch::TensorOptions().dtype(torch::kInt64);
+  BatchSampler sampler(train_.size(0), local_batch_);
 
   const bool regression = is_regression(loss_);
   while (iteration_ < t.iterations && !stopped_early_) {
     Progress p;
     p.iteration = iteration_;
     p.iterations = t.iterations;
-    auto idx = torch::randperm(n_local, gen_, index_opts).narrow(0, 0, local_batch_).to(device_);
-    auto w = regression ? train_w_.index_select(0, idx) : torch::Tensor();
+    const auto& idx = sampler.draw(gen_);
+    auto w = regression ? gather_rows(train_w_, idx) : torch::Tensor();
     double w_min = 0;
     if (loss_ == Loss::kWeightedLlMse) {  // the minimum over the global batch
       w_min = w.numel() ? w.min().item<double>() : INFINITY;
@@ -294,15 +295,15 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     const bool direct = kernel_ && loss_ == Loss::kForwardKL;
     torch::Tensor local_sum;
     int64_t kept_rows = 0;
-    std::vector<torch::Tensor> sum_grads;
+    kernels::KernelFlow::SumGradient pass;
     if (direct) {
-      torch::Tensor lp;
-      std::tie(lp, sum_grads) = kernel_->log_prob_and_sum_gradient(train_.index_select(0, idx));
+      pass = kernel_->log_prob_and_sum_gradient(gather_rows(train_, idx));
+      const auto& lp = pass.log_prob;
       auto kept = loss_terms(loss_, lp, torch::Tensor(), torch::Tensor(), 0).masked_select(torch::isfinite(lp));
       local_sum = kept.sum();
       kept_rows = kept.numel();
     } else {
-      auto [kept, ok] = terms(train_.index_select(0, idx), w, w_min);
+      auto [kept, ok] = terms(gather_rows(train_, idx), w, w_min);
       local_sum = kept.sum();
       kept_rows = kept.numel();
     }
@@ -321,8 +322,9 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     }
     if (direct) {
       for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+      pass.flat.mul_(-1.0 / stats[1]);  // every parameter's gradient is a view of it
       const auto& kp = kernel_->parameters();
-      for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = sum_grads[i].mul_(-1.0 / stats[1]);
+      for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = pass.parameters[i];
     } else if (kernel_) {  // no zeroing and accumulation: backward hands the kernel's gradients over
       for (auto& p : params_) p.mutable_grad() = torch::Tensor();
       (local_sum / stats[1]).backward();

@@ -150,7 +150,10 @@ void compare_gradients(flow::Flow& f, double tol) {
   }
   // The trainer's forward_KL path without autograd: log p and the gradient of the sum of log p.
   {
-    auto [lps, sum_grad] = k.log_prob_and_sum_gradient(x);
+    auto pass = k.log_prob_and_sum_gradient(x);
+    const auto& lps = pass.log_prob;
+    const auto& sum_grad = pass.parameters;
+    EXPECT_EQ(pass.flat.data_ptr(), sum_grad.front().data_ptr()) << "the gradients are views of flat";
     EXPECT_TRUE(torch::equal(lps, k.log_prob(x)));
     auto ones = torch::ones_like(g);
     const auto want = torch_gradient(f64, x.to(torch::kFloat64), ones.to(torch::kFloat64));

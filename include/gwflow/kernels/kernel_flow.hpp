@@ -34,8 +34,15 @@ class KernelFlow {
   std::vector<torch::Tensor> parameter_gradient(const torch::Tensor& x, const torch::Tensor& g,
                                                 int64_t saved_id = -1) const;
   /// log p(x) and d(sum of the finite log p) / d(parameter) in one fused pass, without autograd
-  /// (forward_KL's gradient is this times -1/N).
-  std::pair<torch::Tensor, std::vector<torch::Tensor>> log_prob_and_sum_gradient(const torch::Tensor& x) const;
+  /// (forward_KL's gradient is this times -1/N): `parameters` are views of `flat` (in parameters()
+  /// order), so one flat.mul_() scales them all. CPU flows: `flat` is the flow's own buffer,
+  /// overwritten by the next call.
+  struct SumGradient {
+    torch::Tensor log_prob;
+    torch::Tensor flat;
+    std::vector<torch::Tensor> parameters;
+  };
+  SumGradient log_prob_and_sum_gradient(const torch::Tensor& x) const;
 
   /// For the autograd Function: log p(x) keeping every intermediate (when they fit in
   /// kSaveBudgetBytes) under the returned id (-1: not kept), for parameter_gradient.
@@ -52,14 +59,17 @@ class KernelFlow {
   const IsaKernels& variant() const;
 
  private:
-  /// One tensor per parameter (views of one buffer in the parameters' dtype) from a canonical gradient.
-  std::vector<torch::Tensor> to_parameter_tensors(const std::vector<double>& grad) const;
+  /// One tensor per parameter (views of `flat`, one buffer in the parameters' dtype, returned
+  /// there when not null) from a canonical gradient.
+  std::vector<torch::Tensor> to_parameter_tensors(const std::vector<double>& grad, torch::Tensor* flat = nullptr) const;
 
   torch::Dtype dtype_;
   int64_t dim_;
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
   torch::Tensor saved_;  // intermediates of the last log_prob_saving
+  mutable torch::Tensor sum_flat_;  // log_prob_and_sum_gradient's buffer and its views
+  mutable std::vector<torch::Tensor> sum_views_;
   int64_t saved_id_ = 0;
   std::unique_ptr<PackedFlow<float>> f32_;
   std::unique_ptr<PackedFlow<double>> f64_;

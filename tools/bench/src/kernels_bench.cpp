@@ -186,12 +186,14 @@ int main(int argc, char** argv) {
         double loss_value = 0;
         auto kokkos_step = [&] {  // as the trainer for forward_KL on the kernels: no autograd
           for (auto& p : params) p.mutable_grad() = torch::Tensor();
-          auto [l, g] = k.log_prob_and_sum_gradient(x);
+          auto pass = k.log_prob_and_sum_gradient(x);
+          const auto& l = pass.log_prob;
           auto kept = (-l).masked_select(torch::isfinite(l));
           const double rows = static_cast<double>(kept.numel());
           loss_value = kept.sum().item<double>() / rows;
+          pass.flat.mul_(-1.0 / rows);
           const auto& kp = k.parameters();
-          for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = g[i].mul_(-1.0 / rows);
+          for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = pass.parameters[i];
           gwflow::train::fused_adam_step(adam);
           k.update();
         };
