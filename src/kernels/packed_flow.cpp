@@ -90,6 +90,18 @@ template <typename T> const TileOps<T>& ops_of(const IsaKernels& v) {
 
 using Token = Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpace>;
 
+/// Runs f(slot id, tile) over the tiles of `rows` rows of an n-row batch in parallel, each call
+/// holding one of the token's slots (its scratch), and waits for them.
+template <typename F> void for_each_tile(const char* label, int64_t n, int rows, const Token& token, F f) {
+  Kokkos::parallel_for(label, Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, (n + rows - 1) / rows),
+                       [=](const int64_t tile) {
+                         const int id = token.acquire();
+                         f(id, tile);
+                         token.release(id);
+                       });
+  Kokkos::DefaultHostExecutionSpace().fence();
+}
+
 }  // namespace
 
 template <typename T>
@@ -239,14 +251,7 @@ template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp,
   const auto kernel = ops_->log_prob;
   T* scratch = scratch_.data();
   const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  Kokkos::parallel_for(
-      "gwflow::kernels::log_prob", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
-      [=](const int64_t tile) {
-        const int id = token.acquire();
-        kernel(j, scratch + id * slot_size, tile);
-        token.release(id);
-      });
-  Space().fence();
+  for_each_tile("gwflow::kernels::log_prob", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, tile); });
 }
 
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
@@ -259,14 +264,7 @@ template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T*
   const auto kernel = ops_->sample;
   T* scratch = scratch_.data();
   const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  Kokkos::parallel_for(
-      "gwflow::kernels::sample", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
-      [=](const int64_t tile) {
-        const int id = token.acquire();
-        kernel(j, scratch + id * slot_size, tile);
-        token.release(id);
-      });
-  Space().fence();
+  for_each_tile("gwflow::kernels::sample", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, tile); });
 }
 
 template <typename T>
@@ -290,14 +288,7 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   T* scratch = scratch_.data();
   double* grads = grads_.data();
   const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  Kokkos::parallel_for(
-      "gwflow::kernels::gradient", Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
-      [=](const int64_t tile) {
-        const int id = token.acquire();
-        kernel(j, scratch + id * slot_size, grads + id * (np + 1), tile);
-        token.release(id);
-      });
-  Space().fence();
+  for_each_tile("gwflow::kernels::gradient", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, grads + id * (np + 1), tile); });
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).
   const int D = dim_;
   for (int s = 0; s < slots; ++s) {
