@@ -61,11 +61,11 @@ double cpu_ghz() {
   return 0;
 }
 
-/// One core's peak GFLOP/s for the variant's vectors of `bytes_per_value` values.
+/// One core's peak GFLOP/s for the variant's vectors of `bytes_per_value` values: two vector pipes,
+/// each a fused multiply-add (or, without FMA, a multiply and an add) per cycle.
 double peak_gflops(const gwflow::kernels::IsaKernels& v, int bytes_per_value, double ghz) {
   const double lanes = static_cast<double>(v.vector_bytes) / bytes_per_value;
-  const bool fma = std::string(v.name) != "v2" && std::string(v.name) != "portable";
-  return (fma ? 2 * 2 * lanes : 2 * lanes) * ghz;  // 2 FMA pipes, or a multiply and an add pipe
+  return 2 * 2 * lanes * ghz;
 }
 
 void print(const Row& r, double peak) {
