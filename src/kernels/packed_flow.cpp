@@ -88,20 +88,6 @@ template <typename T> const TileOps<T>& ops_of(const IsaKernels& v) {
   }
 }
 
-using Token = Kokkos::Experimental::UniqueToken<Kokkos::DefaultHostExecutionSpace>;
-
-/// Runs f(slot id, tile) over the tiles of `rows` rows of an n-row batch in parallel, each call
-/// holding one of the token's slots (its scratch), and waits for them.
-template <typename F> void for_each_tile(const char* label, int64_t n, int rows, const Token& token, F f) {
-  Kokkos::parallel_for(label, Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, (n + rows - 1) / rows),
-                       [=](const int64_t tile) {
-                         const int id = token.acquire();
-                         f(id, tile);
-                         token.release(id);
-                       });
-  Kokkos::DefaultHostExecutionSpace().fence();
-}
-
 }  // namespace
 
 template <typename T>
@@ -240,39 +226,45 @@ template <typename T> TileJob<T> PackedFlow<T>::job(int64_t n) const {
   return j;
 }
 
-template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
-  Token token;
+template <typename T>
+template <typename F>
+void PackedFlow<T>::for_each_tile(const char* label, int64_t n, const Token& token, F f) const {
   reserve_scratch(token.size());
+  T* scratch = scratch_.data();
+  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
+  Kokkos::parallel_for(label, Kokkos::RangePolicy<Space>(0, (n + tile_rows_ - 1) / tile_rows_),
+                       [=](const int64_t tile) {
+                         const int id = token.acquire();
+                         f(scratch + id * slot_size, id, tile);
+                         token.release(id);
+                       });
+  Space().fence();
+}
+
+template <typename T> void PackedFlow<T>::log_prob(const T* x, int64_t n, T* lp, T* z, T* saved) const {
   TileJob<T> j = job(n);
   j.in = x;
   j.lp = lp;
   j.out = z;
   j.saved = saved;
   const auto kernel = ops_->log_prob;
-  T* scratch = scratch_.data();
-  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  for_each_tile("gwflow::kernels::log_prob", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, tile); });
+  for_each_tile("gwflow::kernels::log_prob", n, Token(), [=](T* slot, int, int64_t tile) { kernel(j, slot, tile); });
 }
 
 template <typename T> void PackedFlow<T>::sample(const T* z, int64_t n, T* x, T* lp) const {
-  Token token;
-  reserve_scratch(token.size());
   TileJob<T> j = job(n);
   j.in = z;
   j.lp = lp;
   j.out = x;
   const auto kernel = ops_->sample;
-  T* scratch = scratch_.data();
-  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  for_each_tile("gwflow::kernels::sample", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, tile); });
+  for_each_tile("gwflow::kernels::sample", n, Token(), [=](T* slot, int, int64_t tile) { kernel(j, slot, tile); });
 }
 
 template <typename T>
 void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, const T* saved, T* lp) const {
-  Token token;
+  const Token token;
   const int slots = token.size();
   const int64_t np = static_cast<int64_t>(p_.extent(0));
-  reserve_scratch(slots);
   if (grads_.extent(0) < static_cast<size_t>(slots * (np + 1))) {
     grads_ = Kokkos::View<double*, Memory>("gwflow::kernels::grads", slots * (np + 1));
   } else {
@@ -285,10 +277,9 @@ void PackedFlow<T>::gradient(const T* x, const T* g, int64_t n, double* grad, co
   j.saved_in = saved;
   j.np = np;
   const auto kernel = ops_->gradient;
-  T* scratch = scratch_.data();
   double* grads = grads_.data();
-  const int64_t slot_size = tile_scratch_.fwd_size + tile_scratch_.work_size;
-  for_each_tile("gwflow::kernels::gradient", n, tile_rows_, token, [=](int id, int64_t tile) { kernel(j, scratch + id * slot_size, grads + id * (np + 1), tile); });
+  for_each_tile("gwflow::kernels::gradient", n, token,
+                [=](T* slot, int id, int64_t tile) { kernel(j, slot, grads + id * (np + 1), tile); });
   // Per-slot partial sums, added in slot order (deterministic for a given thread count).
   const int D = dim_;
   for (int s = 0; s < slots; ++s) {

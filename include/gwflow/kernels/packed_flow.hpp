@@ -22,6 +22,7 @@ template <typename T> class PackedFlow {
  public:
   using Space = Kokkos::DefaultHostExecutionSpace;
   using Memory = Kokkos::HostSpace;
+  using Token = Kokkos::Experimental::UniqueToken<Space>;
   /// Structure only: `low`, `high` [D] of the box, the MADE hidden degrees of every layer (forward
   /// order). Parameters must be set with set_parameters() before use. Throws std::invalid_argument
   /// if D or a width exceeds kMaxDim / kMaxHidden. The kernels are those of the instruction-set
@@ -51,9 +52,8 @@ template <typename T> class PackedFlow {
 
   /// Multiply-adds of the masked matrix products per row (forward pass), for flop counts.
   int64_t forward_macs() const { return macs_; }
-  /// The instruction-set variant of the kernels, and the rows per tile.
+  /// The instruction-set variant of the kernels.
   const IsaKernels& variant() const { return *isa_; }
-  int tile_rows() const { return tile_rows_; }
 
   // Device-visible data (public for the functors).
   int dim_ = 0;
@@ -67,6 +67,9 @@ template <typename T> class PackedFlow {
  private:
   void reserve_scratch(int slots) const;
   TileJob<T> job(int64_t n) const;
+  /// Runs f(slot scratch, slot id, tile) over the tiles of an n-row batch in parallel, each call
+  /// holding one of the token's slots, and waits for them.
+  template <typename F> void for_each_tile(const char* label, int64_t n, const Token& token, F f) const;
   std::vector<int64_t> gather_;            // packed position -> canonical index (-1: derived)
   std::vector<int64_t> canonical_offset_;  // start of each layer in the canonical vector (+ end)
   std::vector<std::vector<double>> winv_;  // W^{-1} per layer (double, for the log|det W| gradient)
