@@ -43,8 +43,8 @@ const IsaKernels& resolve(const std::string& name, const std::string& source) {
   for (const IsaKernels* v : all) {
     if (name != v->name) continue;
     if (!cpu_runs(*v))
-      throw ConfigError(source + " = " + name + ": this CPU cannot run it (" + v->target + "); it runs: " +
-                        runnable_names());
+      throw ConfigError(source + " = " + name + ": this CPU cannot run it (" + v->target +
+                        "); it runs: " + runnable_names());
     return *v;
   }
   if (name == "v2" || name == "v3" || name == "v4" || name == "portable" || name == "custom")

@@ -198,7 +198,8 @@ KernelFlow::SumGradient KernelFlow::log_prob_and_sum_gradient(const torch::Tenso
   return out;
 }
 
-std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<double>& grad, torch::Tensor* flat_out) const {
+std::vector<torch::Tensor> KernelFlow::to_parameter_tensors(const std::vector<double>& grad,
+                                                            torch::Tensor* flat_out) const {
   // One conversion for all, then views of it (autograd can adopt them as the .grad tensors).
   auto flat = torch::from_blob(const_cast<double*>(grad.data()), {static_cast<int64_t>(grad.size())}, torch::kFloat64)
                   .to(params_.front().options(), false, true);

@@ -56,7 +56,8 @@ template <typename T, int R> void log_prob_tile(const TileJob<T>& j, T* slot, in
   if (j.out) {
     const T* zt = s + j.ts.z;
     for (int r = 0; r < m; ++r) {
-      for (int k = 0; k < D; ++k) j.out[(row0 + r) * D + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(__builtin_nan(""));
+      for (int k = 0; k < D; ++k)
+        j.out[(row0 + r) * D + k] = finite(out[r]) ? zt[k * R + r] : static_cast<T>(__builtin_nan(""));
     }
   }
 }

@@ -44,7 +44,6 @@ inline constexpr int kMaxAccumulators = GWFLOW_KERNEL_MAX_ACCUMULATORS;
 inline constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 inline constexpr double kLn2 = 0.69314718055994530941723212145818;
 
-
 /// Per-layer tile arrays.
 template <typename T> struct LayerTile { T *vin, *y, *us, *s, *rh0, *ra0, *rh1, *ra1, *hs2; };
 
@@ -128,8 +127,7 @@ template <typename T> GWFLOW_FORCEINLINE T softplus_grad(T u) {
 /// units of lower or equal degree, which must already be computed. hs2 doubles as the running
 /// residual stream.
 template <typename T, int R>
-inline void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int ue, const T* y,
-                                       const LayerTile<T>& t) {
+inline void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int ue, const T* y, const LayerTile<T>& t) {
   const int D = d.dim, H = L.hidden;
   const int* ends = d.ints + L.ends;
   const int* deg = d.ints + L.degrees;
@@ -163,8 +161,7 @@ inline void made_units(const FlowData<T>& d, const LayerLayout& L, int ub, int u
 /// Unconstrained scale and shift of dimension i (reads hidden units of degree <= i); stores us
 /// and the scale s = softplus(us) + 1e-3.
 template <typename T, int R>
-inline void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const LayerTile<T>& t,
-                                        T* shift) {
+inline void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const LayerTile<T>& t, T* shift) {
   const int H = L.hidden;
   const int lim = d.ints[L.ends + i];
   alignas(64) T us[R];
@@ -182,8 +179,7 @@ inline void made_output(const FlowData<T>& d, const LayerLayout& L, int i, const
 }
 
 /// y = W v + b for one tile.
-template <typename T, int R>
-inline void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
+template <typename T, int R> inline void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y) {
   const int D = d.dim;
   for (int a = 0; a < D; ++a) dot_rows<T, R>(d.p[L.b + a], d.p + L.w + a * D, 1, 0, D, v, y + a * R);
 }
@@ -192,8 +188,8 @@ inline void linear(const FlowData<T>& d, const LayerLayout& L, const T* v, T* y)
 /// intermediate in the forward part `scratch` (layer tiles, z, and log p per row: -inf outside
 /// the box, NaN for NaN rows).
 template <typename T, int R>
-inline void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* x,
-                                         int64_t row0, int64_t n) {
+inline void forward_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* x, int64_t row0,
+                         int64_t n) {
   T* lp = scratch + ts.lp;
   const int D = d.dim;
   // Per-row flags as T (0 or 1) rather than bool, so that the loops below vectorise.
@@ -406,8 +402,8 @@ inline void input_grad(const T* W, int ld, int nu, const T* gu, int nv, T* gin, 
 /// dimension (restrict-qualified parameters: no aliasing, so the loop vectorises).
 template <typename T, int R>
 GWFLOW_FORCEINLINE void affine_grad(const T* __restrict__ gv, const T* __restrict__ y, const T* __restrict__ s,
-                                             const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
-                                             T* __restrict__ gsh, T* __restrict__ gy) {
+                                    const T* __restrict__ us, const T* __restrict__ g, T* __restrict__ gus,
+                                    T* __restrict__ gsh, T* __restrict__ gy) {
   for (int r = 0; r < R; ++r) {
     const T gs = gv[r] * y[r] + g[r] / s[r];
     gus[r] = gs * softplus_grad(us[r]);
@@ -420,8 +416,8 @@ GWFLOW_FORCEINLINE void affine_grad(const T* __restrict__ gv, const T* __restric
 /// (packed layout) given g [R] (zero for rows that must not contribute), the forward part `fwd`
 /// and the work part `work`.
 template <typename T, int R>
-inline void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts, int hmax,
-                                          const T* g, double* G) {
+inline void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const TileScratch& ts, int hmax, const T* g,
+                          double* G) {
   const int D = d.dim;
   T* gv = work + ts.gv;
   T* gy = work + ts.gy;
@@ -489,13 +485,12 @@ inline void backward_tile(const FlowData<T>& d, const T* fwd, T* work, const Til
   }
 }
 
-
 /// Inverse (sampling) of one tile: z rows [row0, row0 + R) -> x (written to xt [D][R]) and log p
 /// (lp [R]). One network pass per MAF layer: dimension i needs only the hidden units of degree
 /// <= i, and those of degree exactly i need only y[0 .. i), so each unit is computed once.
 template <typename T, int R>
-inline void inverse_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax,
-                                         const T* zin, int64_t row0, int64_t n, T* xt, T* lp) {
+inline void inverse_tile(const FlowData<T>& d, T* scratch, const TileScratch& ts, int hmax, const T* zin, int64_t row0,
+                         int64_t n, T* xt, T* lp) {
   const int D = d.dim;
   T* v = scratch + ts.z;
   T lad[R], sq[R];

@@ -29,7 +29,8 @@ int main() {
   double worst = 0;
   for (double x = -30; x <= 30; x += 0.0137) {
     worst = std::fmax(worst, std::fabs(vmath::exp(x) - std::exp(x)) / std::exp(x));
-    worst = std::fmax(worst, std::fabs(vmath::log1p(std::fabs(x)) - std::log1p(std::fabs(x))) / std::log1p(std::fabs(x) + 1e-300));
+    worst = std::fmax(worst, std::fabs(vmath::log1p(std::fabs(x)) - std::log1p(std::fabs(x))) /
+                                 std::log1p(std::fabs(x) + 1e-300));
   }
   check(worst < 4e-16, "vmath exp and log1p (double) within 2 ulp of libm");
 

@@ -89,4 +89,3 @@ inline double eps32_units(const torch::Tensor& a, const torch::Tensor& ref, cons
 }
 
 }  // namespace gwflow::test
-

@@ -67,7 +67,7 @@ class KernelFlow {
   int64_t dim_;
   std::vector<torch::Tensor> params_;
   std::vector<double> canonical_;
-  torch::Tensor saved_;  // intermediates of the last log_prob_saving
+  torch::Tensor saved_;             // intermediates of the last log_prob_saving
   mutable torch::Tensor sum_flat_;  // log_prob_and_sum_gradient's buffer and its views
   mutable std::vector<torch::Tensor> sum_views_;
   int64_t saved_id_ = 0;

@@ -22,7 +22,8 @@
 //   vectorizer may not if-convert under -ftrapping-math (the default); and a comparison of
 //   doubles turned into a 64-bit integer mask needs SSE4.2. The blends need neither. Only
 //   integer add/sub/and/or/xor and shifts by constants are used (all in SSE2).
-// - The functions are GWFLOW_FORCEINLINE: a call that is not inlined cannot be vectorized, and GCC's inliner alone leaves expm1 and
+// - The functions are GWFLOW_FORCEINLINE: a call that is not inlined cannot be vectorized, and GCC's inliner alone
+// leaves expm1 and
 //   log1p out of line at -O2 and may do so in large kernels. Loops vectorize at -O3 (GCC 12's
 //   -O2 cost model vectorizes none of these loops).
 // - Nothing relies on -ffast-math (which would break the special cases) or on the absence of
@@ -263,7 +264,7 @@ template <typename T> GWFLOW_FORCEINLINE T exp_core(T a, T a_lo, T r, T c) {
 /// x clamped to [-min_abs, max], both given as bits (NaN becomes one of them: callers restore it).
 template <typename T>
 GWFLOW_FORCEINLINE T exp_clamp(T x, typename Fp<T>::U ix, typename Fp<T>::U ax, typename Fp<T>::U max_bits,
-                                        typename Fp<T>::U min_abs_bits) {
+                               typename Fp<T>::U min_abs_bits) {
   using U = typename Fp<T>::U;
   const U neg = sign_mask(ix);
   const U out = (lt_mask(max_bits, ax) & ~neg) | (lt_mask(min_abs_bits, ax) & neg);

@@ -51,15 +51,15 @@ template <typename T> struct TileJob {
   FlowData<T> d;
   TileScratch ts;
   int hmax = 1;
-  int rows = 0;      // R, one of the variant's tile sizes
-  int64_t n = 0;     // rows in the batch (the last tile is padded)
-  const T* in = nullptr;     // x [n, D] (log_prob, gradient) or z [n, D] (sample)
-  const T* g = nullptr;      // gradient: upstream per row (null: 1 for every finite log p)
-  T* lp = nullptr;           // log p [n] (gradient: optional)
-  T* out = nullptr;          // log_prob: z [n, D] (optional); sample: x [n, D]
-  T* saved = nullptr;        // log_prob: per-tile forward parts to keep (optional)
+  int rows = 0;                 // R, one of the variant's tile sizes
+  int64_t n = 0;                // rows in the batch (the last tile is padded)
+  const T* in = nullptr;        // x [n, D] (log_prob, gradient) or z [n, D] (sample)
+  const T* g = nullptr;         // gradient: upstream per row (null: 1 for every finite log p)
+  T* lp = nullptr;              // log p [n] (gradient: optional)
+  T* out = nullptr;             // log_prob: z [n, D] (optional); sample: x [n, D]
+  T* saved = nullptr;           // log_prob: per-tile forward parts to keep (optional)
   const T* saved_in = nullptr;  // gradient: per-tile forward parts from log_prob (optional)
-  int64_t np = 0;            // gradient: packed parameters
+  int64_t np = 0;               // gradient: packed parameters
 };
 
 /// The tile kernels of one instruction-set variant, for one dtype. `slot` is the calling thread's
@@ -73,12 +73,12 @@ template <typename T> struct TileOps {
 
 /// One compiled variant of the tile kernels: its name, what it was compiled for, and its tuning.
 struct IsaKernels {
-  const char* name;          // "v2", "v3", "v4", "portable", or "custom" (GWFLOW_KERNEL_ARCH)
-  const char* target;        // the compiler's target, e.g. "x86-64-v3"
-  int vector_bytes;          // width of the kernels' vectors
-  int max_accumulators;      // vectors kept live by the row-blocked products
-  int tile_rows_small[2];    // rows per tile, [float, double], for wide networks
-  int tile_rows_large[2];    // ... and for networks whose tile fits in L2
+  const char* name;        // "v2", "v3", "v4", "portable", or "custom" (GWFLOW_KERNEL_ARCH)
+  const char* target;      // the compiler's target, e.g. "x86-64-v3"
+  int vector_bytes;        // width of the kernels' vectors
+  int max_accumulators;    // vectors kept live by the row-blocked products
+  int tile_rows_small[2];  // rows per tile, [float, double], for wide networks
+  int tile_rows_large[2];  // ... and for networks whose tile fits in L2
   TileOps<float> f32;
   TileOps<double> f64;
 };

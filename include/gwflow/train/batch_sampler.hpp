@@ -15,8 +15,9 @@ class BatchSampler {
   /// Draws of `batch` rows out of `n` (0 <= batch <= n).
   BatchSampler(int64_t n, int64_t batch);
   /// The next batch: a partial Fisher-Yates shuffle of 0..n-1 over the first `batch` positions,
-  /// with exactly uniform indices (Lemire's bounded random numbers on the generator's output). The draw depends only on the generator's state (the shuffle is undone afterwards),
-  /// so a checkpointed generator reproduces it. Returns a view of internal storage.
+  /// with exactly uniform indices (Lemire's bounded random numbers on the generator's output). The draw depends only on
+  /// the generator's state (the shuffle is undone afterwards), so a checkpointed generator reproduces it. Returns a
+  /// view of internal storage.
   const std::vector<int64_t>& draw(at::Generator& gen);
   int64_t n() const { return static_cast<int64_t>(perm_.size()); }
 

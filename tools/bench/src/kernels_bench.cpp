@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
     int64_t batch;
   } cases[] = {{"seed architecture D=2 [5,5,5]", {2, {5, 5, 5}, false}, 10000},
                {"bank-scale D=6 [100,100,60]", {6, {100, 100, 60}, false}, 15000}};
-  std::printf("gwflow kernel benchmark: 1 thread, best of several runs%s; clock %.2f GHz; variants:", quick ? " (quick)" : "",
-              ghz);
+  std::printf("gwflow kernel benchmark: 1 thread, best of several runs%s; clock %.2f GHz; variants:",
+              quick ? " (quick)" : "", ghz);
   for (const auto* v : variants) std::printf(" %s", gwflow::kernels::describe(*v).c_str());
   std::printf("\n");
   for (const auto& c : cases) {
