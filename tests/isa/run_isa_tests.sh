@@ -63,11 +63,19 @@ for pair in Nehalem:v2 Haswell:v3; do
     pass "$cpu: the $isa kernel tests ran" || fail "$cpu: the $isa kernel tests did not run"
 
   rm -f native.h5 emulated.h5
-  GWFLOW_KERNEL_ISA=$isa "$gw" logprob cfg.toml >native.log 2>&1 || { fail "$cpu: native logprob ($isa)"; cat native.log; }
   emulate "$cpu" "$gw" logprob cfg.toml --set 'logprob.out="emulated.h5"' >emulated.log 2>&1 ||
     { fail "$cpu: emulated logprob"; cat emulated.log; }
   grep -q "^kernels: $isa " emulated.log && pass "$cpu: the header names $isa" ||
     { fail "$cpu: the header does not name $isa"; grep '^kernels' emulated.log; }
+  # The same variant run natively, where this host can run it (a host below v3 cannot).
+  if ! GWFLOW_KERNEL_ISA=$isa "$gw" logprob cfg.toml >native.log 2>&1; then
+    if grep -q 'this CPU cannot run it' native.log; then
+      echo "SKIP: $cpu: this host cannot run $isa natively, so there is nothing to compare with"
+      continue
+    fi
+    fail "$cpu: native logprob ($isa)"
+    cat native.log
+  fi
   $PY - <<'PY' && pass "$cpu: logprob bit-identical to native $isa" || fail "$cpu: logprob differs from native $isa"
 import h5py, numpy as np
 a, b = h5py.File("native.h5", "r"), h5py.File("emulated.h5", "r")
