@@ -10,15 +10,16 @@
 
 namespace gwflow::app {
 
-flow::Flow load_flow(const std::string& weights_path, const std::string& dtype) {
-  return load_flow(io::read_weights(weights_path), weights_path, dtype);
+flow::Flow load_flow(const std::string& weights_path, const std::string& key, const std::string& dtype) {
+  return load_flow(io::read_weights(weights_path, key), weights_path, key, dtype);
 }
 
-flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& dtype) {
+flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& key,
+                     const std::string& dtype) {
   try {
     return flow::flow_from_state(state, dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
   } catch (const DomainError& e) {
-    throw IoError(weights_path + ": " + e.what());
+    throw IoError(io::weights_label(weights_path, key) + ": " + e.what());
   }
 }
 

@@ -31,7 +31,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   if (io::same_file(lc.out, lc.input.file)) {
     throw ConfigError("logprob.out = \"" + lc.out + "\" is the input file (logprob.input): choose another output");
   }
-  flow::Flow flow = load_flow(lc.weights, lc.dtype);
+  flow::Flow flow = load_flow(lc.weights, "logprob.weights", lc.dtype);
   torch::NoGradGuard no_grad;
   const std::string sha = io::sha256_file(lc.weights);
   const int64_t dim = flow->architecture().dim;

@@ -45,7 +45,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   const Log log(comm);
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   const auto& sc = cfg.sample;
-  flow::Flow flow = load_flow(sc.weights, sc.dtype);
+  flow::Flow flow = load_flow(sc.weights, "sample.weights", sc.dtype);
   torch::NoGradGuard no_grad;
   const std::string sha = io::sha256_file(sc.weights);
   const int64_t dim = flow->architecture().dim;

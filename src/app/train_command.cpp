@@ -134,8 +134,8 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
   if (comm.is_root()) {
     io::write_weights(weights_path, trainer.output_state());
-    train::save_history(trainer.history(), history_path);
     const std::string resolved = config::to_toml(cfg);
+    train::save_history(trainer.history(), history_path, {{"gwflow_version", std::string(kVersion)}, {"config", resolved}});
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
   }
   comm.barrier();

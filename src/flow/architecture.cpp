@@ -23,6 +23,28 @@ std::string Architecture::describe() const {
   return s.str();
 }
 
+std::vector<std::string> torch_module_names(const Architecture& arch) {
+  std::vector<std::string> out = {"", "_transform", "_transform._transforms", "_transform._transforms.0"};
+  for (int64_t k = 0; k < arch.n_layers(); ++k) {
+    out.push_back("_transform._transforms." + std::to_string(2 * k + 1));  // NaiveLinear
+    const std::string made = "_transform._transforms." + std::to_string(2 * k + 2) + ".autoregressive_net";
+    out.push_back("_transform._transforms." + std::to_string(2 * k + 2));  // MAF
+    out.push_back(made);
+    out.push_back(made + ".initial_layer");
+    out.push_back(made + ".blocks");
+    for (int b = 0; b < 2; ++b) {
+      const std::string block = made + ".blocks." + std::to_string(b);
+      for (const char* m : {"", ".linear_layers", ".linear_layers.0", ".linear_layers.1", ".dropout"}) {
+        out.push_back(block + m);
+      }
+    }
+    out.push_back(made + ".final_layer");
+  }
+  out.push_back("_distribution");
+  out.push_back("_embedding_net");
+  return out;
+}
+
 Architecture infer_architecture(const NamedTensors& state) {
   if (state.empty()) throw DomainError("no parameters found");
   Architecture arch;

@@ -108,6 +108,7 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
   for (const auto& d : datasets) file_->create_dataset(d.name, d.dims, d.dtype, /*contiguous=*/true);
   file_->create_dataset(kProgress, {2 + kCounters}, torch::kInt64, /*contiguous=*/true);
   file_->write_attribute("/", "identity", identity.text);
+  file_->write_attribute("/", "format_version", kOutputFormatVersion);
   for (const auto& [k, v] : attributes) file_->write_attribute("/", k, v);
   progress_.counters.assign(kCounters, 0);
   commit(progress_);

@@ -290,16 +290,19 @@ Handle File::attribute_target(const std::string& object) const {
 }
 
 void File::write_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  // Variable-length UTF-8, which h5py reads as str (a fixed-length string reads as bytes).
   Handle obj = attribute_target(object);
   Handle type(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
-  H5Tset_size(type.get(), std::max<size_t>(1, value.size()));
-  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  h5_check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  h5_check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
-  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  if (H5Aexists(obj.get(), name.c_str()) > 0) {
+    h5_check(H5Adelete(obj.get(), name.c_str()), where(object) + ": attribute " + name);
+  }
   Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                        where(object) + ": attribute " + name));
-  std::string padded = value.empty() ? std::string(1, '\0') : value;
-  h5_check(H5Awrite(attr.get(), type.get(), padded.data()), where(object) + ": attribute " + name);
+  const char* text = value.c_str();
+  h5_check(H5Awrite(attr.get(), type.get(), &text), where(object) + ": attribute " + name);
 }
 
 void File::write_attribute(const std::string& object, const std::string& name, double value) {
@@ -324,9 +327,22 @@ std::string File::read_string_attribute(const std::string& object, const std::st
   Handle obj = attribute_target(object);
   Handle attr(h5_check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), where(object) + ": attribute " + name));
   Handle type(h5_check(H5Aget_type(attr.get()), where(object) + ": attribute " + name));
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) {
-    throw IoError(where(object) + ": attribute " + name + " is not a fixed-length string");
+  if (H5Tget_class(type.get()) != H5T_STRING) throw IoError(where(object) + ": attribute " + name + " is not a string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle space(h5_check(H5Aget_space(attr.get()), where(object) + ": attribute " + name));
+    if (H5Sget_simple_extent_npoints(space.get()) != 1) {
+      throw IoError(where(object) + ": attribute " + name + " is not a single string");
+    }
+    Handle mem(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+    h5_check(H5Tset_size(mem.get(), H5T_VARIABLE), "H5Tset_size");
+    h5_check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), "H5Tset_cset");
+    char* text = nullptr;
+    h5_check(H5Aread(attr.get(), mem.get(), &text), where(object) + ": attribute " + name);
+    std::string s = text ? text : "";
+    H5free_memory(text);
+    return s;
   }
+  // Fixed-length (files written by gwflow 0.1).
   std::string s(H5Tget_size(type.get()), '\0');
   h5_check(H5Aread(attr.get(), type.get(), s.data()), where(object) + ": attribute " + name);
   return s.substr(0, s.find('\0'));

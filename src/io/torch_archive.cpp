@@ -3,7 +3,10 @@
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
+#include <functional>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -12,159 +15,11 @@
 #include <unordered_map>
 
 #include "gwflow/errors.hpp"
+#include "gwflow/io/sha256.hpp"
+#include "gwflow/io/zip_archive.hpp"
 
 namespace gwflow::io {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Zip container (PKWARE APPNOTE): end of central directory (+ ZIP64 records, which PyTorch always
-// writes), central directory, local headers. PyTorch stores every record uncompressed, pads local
-// headers to 64-byte alignment with an extra field, and puts the sizes in data descriptors, so the
-// central directory is the authority for sizes and CRCs.
-
-constexpr uint32_t kLocalHeaderSig = 0x04034b50;
-constexpr uint32_t kCentralHeaderSig = 0x02014b50;
-constexpr uint32_t kEndSig = 0x06054b50;
-constexpr uint32_t kZip64EndSig = 0x06064b50;
-constexpr uint32_t kZip64LocatorSig = 0x07064b50;
-
-uint32_t crc32(const unsigned char* data, size_t n) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
-struct ZipEntry {
-  std::string name;
-  uint64_t offset = 0;  ///< of the entry's data in the file
-  uint64_t size = 0;
-};
-
-class ZipArchive {
- public:
-  ZipArchive(const std::string& path, const std::vector<char>& bytes) : path_(path), bytes_(bytes) { parse(); }
-
-  const std::vector<ZipEntry>& entries() const { return entries_; }
-  const ZipEntry* find(const std::string& name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : &entries_[it->second];
-  }
-  std::string_view contents(const ZipEntry& e) const {
-    return std::string_view(bytes_.data() + e.offset, static_cast<size_t>(e.size));
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const { throw IoError(path_ + ": " + what); }
-  bool fits(uint64_t offset, uint64_t length) const {
-    return offset <= bytes_.size() && length <= bytes_.size() - offset;
-  }
-  uint64_t le(uint64_t offset, int n) const {  // caller checked fits(offset, n)
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes_[offset + i]);
-    return v;
-  }
-
-  void parse() {
-    const uint64_t size = bytes_.size();
-    if (size < 22) fail("not a zip archive (too short: " + std::to_string(size) + " bytes)");
-    // The end-of-central-directory record is the last 22 bytes plus an optional comment.
-    uint64_t end = 0;
-    bool found = false;
-    const uint64_t lowest = size >= 22 + 0xFFFF ? size - 22 - 0xFFFF : 0;
-    for (uint64_t p = size - 22;; --p) {
-      if (le(p, 4) == kEndSig && p + 22 + le(p + 20, 2) <= size) {
-        end = p;
-        found = true;
-        break;
-      }
-      if (p == lowest) break;
-    }
-    if (!found) fail("not a zip archive, or a truncated one (no end-of-central-directory record)");
-    if (le(end + 4, 2) != 0 || le(end + 6, 2) != 0) fail("multi-disk zip archives are not supported");
-    uint64_t count = le(end + 10, 2), cd_size = le(end + 12, 4), cd_offset = le(end + 16, 4);
-    if (count == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF) {
-      if (end < 20 || le(end - 20, 4) != kZip64LocatorSig) fail("ZIP64 archive without its locator record");
-      const uint64_t z = le(end - 20 + 8, 8);
-      if (!fits(z, 56) || le(z, 4) != kZip64EndSig) fail("bad ZIP64 end-of-central-directory record");
-      count = le(z + 32, 8);
-      cd_size = le(z + 40, 8);
-      cd_offset = le(z + 48, 8);
-    }
-    if (!fits(cd_offset, cd_size)) fail("truncated zip archive (central directory out of the file)");
-    const uint64_t cd_end = cd_offset + cd_size;
-    uint64_t p = cd_offset;
-    for (uint64_t i = 0; i < count; ++i) {
-      if (p + 46 > cd_end || le(p, 4) != kCentralHeaderSig) fail("corrupt zip central directory");
-      const uint64_t flags = le(p + 8, 2), method = le(p + 10, 2), crc = le(p + 16, 4);
-      uint64_t compressed = le(p + 20, 4), uncompressed = le(p + 24, 4), local = le(p + 42, 4);
-      const uint64_t name_len = le(p + 28, 2), extra_len = le(p + 30, 2), comment_len = le(p + 32, 2);
-      if (p + 46 + name_len + extra_len + comment_len > cd_end) fail("corrupt zip central directory");
-      ZipEntry e;
-      e.name.assign(bytes_.data() + p + 46, name_len);
-      read_zip64_extra(p + 46 + name_len, extra_len, uncompressed, compressed, local);
-      p += 46 + name_len + extra_len + comment_len;
-      if (flags & 1) fail("zip entry '" + e.name + "' is encrypted");
-      if (method != 0) {
-        fail("zip entry '" + e.name + "' is compressed (method " + std::to_string(method) +
-             "); PyTorch archives store entries uncompressed");
-      }
-      if (compressed != uncompressed) fail("zip entry '" + e.name + "' has inconsistent sizes");
-      if (!fits(local, 30) || le(local, 4) != kLocalHeaderSig) {
-        fail("zip entry '" + e.name + "': missing or corrupt local header");
-      }
-      const uint64_t local_name_len = le(local + 26, 2), local_extra_len = le(local + 28, 2);
-      if (!fits(local + 30, local_name_len) || std::string_view(bytes_.data() + local + 30, local_name_len) != e.name) {
-        fail("zip entry '" + e.name + "': local header does not match the central directory");
-      }
-      e.offset = local + 30 + local_name_len + local_extra_len;
-      e.size = uncompressed;
-      if (!fits(e.offset, e.size) || e.offset + e.size > cd_offset) {
-        fail("truncated zip archive (entry '" + e.name + "' runs past the data)");
-      }
-      if (crc32(reinterpret_cast<const unsigned char*>(bytes_.data() + e.offset), e.size) != crc) {
-        fail("zip entry '" + e.name + "' is corrupt (CRC-32 mismatch)");
-      }
-      if (!by_name_.emplace(e.name, entries_.size()).second) fail("duplicate zip entry '" + e.name + "'");
-      entries_.push_back(std::move(e));
-    }
-  }
-
-  // ZIP64 extended information (header 0x0001): the saturated 32-bit fields, in this order.
-  void read_zip64_extra(uint64_t p, uint64_t len, uint64_t& uncompressed, uint64_t& compressed, uint64_t& local) const {
-    const uint64_t end = p + len;
-    while (p + 4 <= end) {
-      const uint64_t id = le(p, 2), n = le(p + 2, 2);
-      if (p + 4 + n > end) fail("corrupt zip extra field");
-      if (id == 0x0001) {
-        uint64_t q = p + 4;
-        for (uint64_t* field : {&uncompressed, &compressed, &local}) {
-          if (*field != 0xFFFFFFFF) continue;
-          if (q + 8 > p + 4 + n) fail("corrupt ZIP64 extra field");
-          *field = le(q, 8);
-          q += 8;
-        }
-      }
-      p += 4 + n;
-    }
-    if (uncompressed == 0xFFFFFFFF || compressed == 0xFFFFFFFF || local == 0xFFFFFFFF) {
-      fail("ZIP64 entry without its extended information");
-    }
-  }
-
-  const std::string& path_;
-  const std::vector<char>& bytes_;
-  std::vector<ZipEntry> entries_;
-  std::map<std::string, size_t> by_name_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Pickle subset: what torch.save (protocol 2) emits for a dict or OrderedDict of tensors, plus the
@@ -219,7 +74,7 @@ std::string pretty_global(std::string g) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& path, const ZipArchive& zip, const std::string& prefix, std::string_view pickle)
+  Unpickler(const std::string& path, const ZipReader& zip, const std::string& prefix, std::string_view pickle)
       : path_(path), zip_(zip), prefix_(prefix), data_(pickle) {}
 
   /// Runs the pickle to its STOP and returns the one object it built.
@@ -508,7 +363,7 @@ class Unpickler {
       return s;
     }
     const std::string record = prefix_ + "/data/" + key;
-    const ZipEntry* entry = zip_.find(record);
+    const ZipReader::Entry* entry = zip_.find(record);
     if (!entry) fail("missing storage record '" + record + "'");
     const auto item = static_cast<uint64_t>(c10::elementSize(type->dtype));
     if (entry->size % item != 0 || entry->size / item != static_cast<uint64_t>(numel)) {
@@ -602,7 +457,7 @@ class Unpickler {
   }
 
   const std::string& path_;
-  const ZipArchive& zip_;
+  const ZipReader& zip_;
   const std::string& prefix_;
   std::string_view data_;
   size_t pos_ = 0, op_pos_ = 0;
@@ -620,42 +475,286 @@ bool host_is_little_endian() {
   return first == 1;
 }
 
+// The records torch.save (1.6 to 2.x) writes beside data.pkl and data/<key>, and LibTorch's
+// pickle_save (gwflow 0.1's weights files) its `.data/version`. `version` is the archive format
+// (3 for torch.save since 1.6; readers accept 1 to 10); `.format_version` describes data.pkl's
+// storage layout (1 since it appeared in torch 2.5).
+void check_records(const std::string& label, const ZipReader& zip, const std::string& prefix) {
+  const auto number = [&](const ZipReader::Entry& e, int64_t lo, int64_t hi) {
+    const std::string v(zip.contents(e));
+    std::string digits = v;
+    while (!digits.empty() && (digits.back() == '\n' || digits.back() == '\r')) digits.pop_back();
+    const bool ok = !digits.empty() && digits.size() <= 6 && digits.find_first_not_of("0123456789") == std::string::npos &&
+                    std::stoll(digits) >= lo && std::stoll(digits) <= hi;
+    if (!ok) {
+      throw IoError(label + ": record '" + e.name + "' holds '" + v.substr(0, 16) + "', expected " +
+                    std::to_string(lo) + (lo == hi ? "" : " to " + std::to_string(hi)));
+    }
+  };
+  for (const auto& e : zip.entries()) {
+    if (e.name.compare(0, prefix.size() + 1, prefix + "/") != 0) {
+      throw IoError(label + ": record '" + e.name + "' is not in the archive's folder '" + prefix + "/'");
+    }
+    const std::string rel = e.name.substr(prefix.size() + 1);
+    if (rel == "data.pkl" || rel == ".storage_alignment" || rel == ".data/serialization_id") continue;
+    if (rel.compare(0, 5, "data/") == 0 && rel.size() > 5) continue;  // checked when the pickle uses it
+    if (rel == "version" || rel == ".data/version") {
+      number(e, 1, 10);
+    } else if (rel == ".format_version") {
+      number(e, 1, 1);
+    } else if (rel == "byteorder") {
+      if (zip.contents(e) != "little") {
+        throw IoError(label + ": the archive's tensors are stored '" + std::string(zip.contents(e).substr(0, 16)) +
+                      "'-endian; only little-endian archives are supported");
+      }
+    } else {
+      throw IoError(label + ": unexpected record '" + e.name + "' (not written by torch.save)");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pickler: the bytes Python's pickle (protocol 2, as torch.save calls it) writes for an
+// OrderedDict of contiguous CPU tensors with a `_metadata` attribute. Python memoizes every
+// object it writes, by identity, with BINPUT/LONG_BINPUT in order, and refers back with
+// BINGET/LONG_BINGET; the objects written more than once here are the OrderedDict and
+// _rebuild_tensor_v2 globals, each storage type, and the strings 'storage', 'cpu' and 'version'.
+
+class Pickler {
+ public:
+  std::string take() { return std::move(out_); }
+
+  void proto() { out_ += "\x80\x02"; }
+  void stop() { out_ += '.'; }
+  void op(char c) { out_ += c; }
+
+  /// A global, written once and then fetched from the memo.
+  void global(const std::string& module, const std::string& name) {
+    const std::string key = "g" + module + " " + name;
+    if (get(key)) return;
+    out_ += 'c' + module + '\n' + name + '\n';
+    put(key);
+  }
+  /// A string; `shared` strings are one Python object (written once, then fetched).
+  void string(const std::string& s, bool shared = false) {
+    if (shared && get("s" + s)) return;
+    out_ += 'X';
+    le(s.size(), 4);
+    out_ += s;
+    put(shared ? "s" + s : std::string());
+  }
+  void integer(int64_t v) {
+    if (v >= 0 && v <= 0xFF) {
+      out_ += 'K';
+      le(static_cast<uint64_t>(v), 1);
+    } else if (v >= 0 && v <= 0xFFFF) {
+      out_ += 'M';
+      le(static_cast<uint64_t>(v), 2);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+      out_ += 'J';
+      le(static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(v))), 4);
+    } else {
+      // LONG1: the shortest little-endian two's complement (Python's encode_long).
+      std::string bytes;
+      int64_t x = v;
+      do {
+        bytes += static_cast<char>(x & 0xFF);
+        x >>= 8;
+      } while (!((x == 0 && !(bytes.back() & 0x80)) || (x == -1 && (bytes.back() & 0x80))));
+      out_ += '\x8a';
+      le(bytes.size(), 1);
+      out_ += bytes;
+    }
+  }
+  /// A tuple of integers: EMPTY_TUPLE, TUPLE1-3 or MARK...TUPLE; non-empty ones are memoized.
+  void int_tuple(const std::vector<int64_t>& v) {
+    if (v.empty()) {
+      out_ += ')';
+      return;
+    }
+    if (v.size() > 3) out_ += '(';
+    for (int64_t x : v) integer(x);
+    out_ += v.size() == 1 ? '\x85' : v.size() == 2 ? '\x86' : v.size() == 3 ? '\x87' : 't';
+    memoize();
+  }
+  /// `OrderedDict()`: the global, an empty argument tuple, REDUCE, memoized.
+  void empty_ordered_dict() {
+    global("collections", "OrderedDict");
+    out_ += ")R";
+    memoize();
+  }
+  void memoize() { put(std::string()); }
+
+ private:
+  bool get(const std::string& key) {
+    auto it = memo_.find(key);
+    if (it == memo_.end()) return false;
+    if (it->second < 256) {
+      out_ += 'h';
+      le(it->second, 1);
+    } else {
+      out_ += 'j';
+      le(it->second, 4);
+    }
+    return true;
+  }
+  void put(const std::string& key) {  // memoizes the object just written; named when shared
+    const uint64_t index = next_++;
+    if (index < 256) {
+      out_ += 'q';
+      le(index, 1);
+    } else {
+      out_ += 'r';
+      le(index, 4);
+    }
+    if (!key.empty()) memo_.emplace(key, index);
+  }
+  void le(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_ += static_cast<char>((v >> (8 * i)) & 0xFF);
+  }
+
+  std::string out_;
+  std::unordered_map<std::string, uint64_t> memo_;
+  uint64_t next_ = 0;
+};
+
+const char* storage_name(torch::Dtype dtype) {
+  for (const auto& s : kStorageTypes) {
+    if (s.dtype == dtype) return std::strchr(s.global, ' ') + 1;
+  }
+  return nullptr;
+}
+
+// Python's pickle writes a dict's items MARK ... SETITEMS in batches of 1000, and a batch of one
+// item as a bare SETITEM.
+template <typename Item>
+void set_items(Pickler& p, const std::vector<Item>& items, const std::function<void(const Item&)>& save) {
+  for (size_t begin = 0; begin < items.size(); begin += 1000) {
+    const size_t end = std::min(items.size(), begin + 1000);
+    if (end - begin > 1) p.op('(');
+    for (size_t i = begin; i < end; ++i) save(items[i]);
+    p.op(end - begin > 1 ? 'u' : 's');
+  }
+}
+
+/// The serialization id PyTorch writes: 40 decimal digits. PyTorch draws them at random; gwflow
+/// derives them from the archive's content, so that the same weights give the same file.
+std::string serialization_id(const std::string& pickle, const std::vector<std::string>& storages) {
+  std::string all = pickle;
+  for (const auto& s : storages) all += s;
+  const std::string hex = sha256_hex(all.data(), all.size());
+  char id[41];
+  std::snprintf(id, sizeof id, "%020llu%020llu", std::stoull(hex.substr(0, 16), nullptr, 16),
+                std::stoull(hex.substr(16, 16), nullptr, 16));
+  return id;
+}
+
 }  // namespace
 
-flow::NamedTensors read_torch_state_dict_archive(const std::string& path, const std::vector<char>& bytes) {
-  if (!host_is_little_endian()) throw IoError(path + ": reading PyTorch archives needs a little-endian host");
-  const ZipArchive zip(path, bytes);
-  // Every record sits under one top-level folder named after the file (PyTorch's archive name).
-  if (zip.entries().empty()) throw IoError(path + ": empty zip archive (not a PyTorch archive)");
+flow::NamedTensors read_torch_state_dict_archive(const std::string& label, const std::vector<char>& bytes) {
+  if (!host_is_little_endian()) throw IoError(label + ": reading PyTorch archives needs a little-endian host");
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
+    throw IoError(label + ": not a PyTorch weights archive (no zip header)");
+  }
+  const ZipReader zip(label, bytes);
+  // Every record sits under one top-level folder (PyTorch's archive name: the file's stem).
+  if (zip.entries().empty()) throw IoError(label + ": empty zip archive (not a PyTorch archive)");
   const std::string& first = zip.entries().front().name;
   const auto slash = first.find('/');
   if (slash == std::string::npos || slash == 0) {
-    throw IoError(path + ": not a PyTorch archive (record '" + first + "' is not inside a folder)");
+    throw IoError(label + ": not a PyTorch archive (record '" + first + "' is not inside a folder)");
   }
   const std::string prefix = first.substr(0, slash);
-  const ZipEntry* pkl = zip.find(prefix + "/data.pkl");
-  if (!pkl) throw IoError(path + ": not a PyTorch archive (no " + prefix + "/data.pkl record)");
-  // Since torch 2.1 archives name their byte order; older ones are little-endian.
-  if (const ZipEntry* order = zip.find(prefix + "/byteorder")) {
-    const auto v = zip.contents(*order);
-    if (v != "little") {
-      throw IoError(path + ": the archive's tensors are stored '" + std::string(v.substr(0, 16)) +
-                    "'-endian; only little-endian archives are supported");
-    }
-  }
-  Unpickler unpickler(path, zip, prefix, zip.contents(*pkl));
+  const ZipReader::Entry* pkl = zip.find(prefix + "/data.pkl");
+  if (!pkl) throw IoError(label + ": not a PyTorch archive (no " + prefix + "/data.pkl record)");
+  check_records(label, zip, prefix);
+  Unpickler unpickler(label, zip, prefix, zip.contents(*pkl));
   const Object* root = unpickler.run();
-  if (root->kind != Kind::kDict) throw IoError(path + ": the archive does not hold a dict of tensors");
-  if (root->entries.empty()) throw IoError(path + ": the archive holds an empty dict (no tensors)");
+  if (root->kind != Kind::kDict) throw IoError(label + ": the archive does not hold a dict of tensors");
+  if (root->entries.empty()) throw IoError(label + ": the archive holds an empty dict (no tensors)");
   flow::NamedTensors out;
   for (const auto& [key, value] : root->entries) {
-    if (key->kind != Kind::kString) throw IoError(path + ": the archive's dict has a non-string key");
+    if (key->kind != Kind::kString) throw IoError(label + ": the archive's dict has a non-string key");
     if (value->kind != Kind::kTensor) {
-      throw IoError(path + ": the archive's entry '" + key->text + "' is not a tensor");
+      throw IoError(label + ": the archive's entry '" + key->text + "' is not a tensor");
     }
     out.emplace_back(key->text, value->tensor);
   }
   return out;
+}
+
+std::vector<char> write_torch_state_dict_archive(const std::string& archive_name, const flow::NamedTensors& state,
+                                                 const std::vector<std::string>& metadata_modules) {
+  if (!host_is_little_endian()) throw IoError("writing PyTorch archives needs a little-endian host");
+  if (archive_name.empty() || archive_name.find('/') != std::string::npos) {
+    throw IoError("invalid PyTorch archive name '" + archive_name + "'");
+  }
+  Pickler p;
+  std::vector<std::string> storages;
+  p.proto();
+  p.empty_ordered_dict();
+  set_items<std::pair<std::string, torch::Tensor>>(p, state, [&](const std::pair<std::string, torch::Tensor>& item) {
+    const auto& [name, tensor] = item;
+    // Like torch.save, a dense tensor is written in its own memory order with its strides (e.g. a
+    // column-major matrix keeps strides (1, rows)); anything else is made contiguous first.
+    torch::Tensor t = tensor.detach().to(torch::kCPU);
+    if (!t.is_non_overlapping_and_dense()) t = t.contiguous();
+    const char* type = storage_name(t.scalar_type());
+    if (!type) throw IoError("cannot save '" + name + "': unsupported dtype " + std::string(c10::toString(t.scalar_type())));
+    p.string(name);
+    p.global("torch._utils", "_rebuild_tensor_v2");
+    p.op('(');
+    // The persistent id ('storage', type, key, location, numel), then BINPERSID.
+    p.op('(');
+    p.string("storage", true);
+    p.global("torch", type);
+    p.string(std::to_string(storages.size()));
+    p.string("cpu", true);
+    p.integer(t.numel());
+    p.op('t');
+    p.memoize();
+    p.op('Q');
+    p.integer(0);  // storage offset
+    p.int_tuple(t.sizes().vec());
+    p.int_tuple(t.strides().vec());
+    p.op('\x89');  // requires_grad = False
+    p.empty_ordered_dict();  // backward hooks
+    p.op('t');
+    p.memoize();
+    p.op('R');
+    p.memoize();
+    // Dense with non-negative strides: its numel elements start at data_ptr.
+    storages.emplace_back(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  });
+  if (!metadata_modules.empty()) {
+    // BUILD with the state {'_metadata': OrderedDict((module, {'version': 1}), ...)}.
+    p.op('}');
+    p.memoize();
+    p.string("_metadata");
+    p.empty_ordered_dict();
+    set_items<std::string>(p, metadata_modules, [&](const std::string& module) {
+      p.string(module);
+      p.op('}');
+      p.memoize();
+      p.string("version", true);
+      p.integer(1);
+      p.op('s');
+    });
+    p.op('s');
+    p.op('b');
+  }
+  p.stop();
+  const std::string pickle = p.take();
+  ZipWriter zip;
+  const std::string dir = archive_name + "/";
+  zip.add(dir + "data.pkl", pickle);
+  zip.add(dir + ".format_version", "1");
+  zip.add(dir + ".storage_alignment", "64");
+  zip.add(dir + "byteorder", "little");
+  for (size_t i = 0; i < storages.size(); ++i) zip.add(dir + "data/" + std::to_string(i), storages[i]);
+  zip.add(dir + "version", "3\n");
+  zip.add(dir + ".data/serialization_id", serialization_id(pickle, storages));
+  return zip.finish();
 }
 
 }  // namespace gwflow::io

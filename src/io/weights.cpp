@@ -1,6 +1,6 @@
 #include "gwflow/io/weights.hpp"
 
-#include <torch/serialize.h>
+#include <regex>
 
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
@@ -8,35 +8,39 @@
 
 namespace gwflow::io {
 
-void write_weights(const std::string& path, const flow::NamedTensors& state) {
-  c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, t] : state) dict.insert(name, t.detach().cpu().contiguous().clone());
-  write_file_atomic(path, torch::pickle_save(c10::IValue(dict)));
+std::string weights_label(const std::string& path, const std::string& key) {
+  return key.empty() ? path : key + " = " + path;
 }
 
-flow::NamedTensors read_weights(const std::string& path) {
-  const std::vector<char> bytes = read_file(path);
-  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
-    throw IoError(path + ": not a PyTorch weights archive (no zip header)");
-  }
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const c10::Error&) {
-    // mbank's own files pickle a collections.OrderedDict, which LibTorch 1.13 cannot unpickle
-    // (an internal assert, not a clear message). gwflow's own reader handles that form, and for
-    // anything else it says precisely what is wrong with the file.
-    return read_torch_state_dict_archive(path, bytes);
-  }
-  if (!value.isGenericDict()) return read_torch_state_dict_archive(path, bytes);  // names what it holds
+flow::NamedTensors as_mbank_layout(const flow::NamedTensors& state) {
+  static const std::regex naive_linear(R"(_transform\._transforms\.\d*[13579]\._weight)");
   flow::NamedTensors out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor()) {
-      throw IoError(path + ": the archive's dict has a non-string key or a non-tensor value");
-    }
-    out.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+  for (const auto& [name, t] : state) {
+    const bool column_major = t.dim() == 2 && std::regex_match(name, naive_linear);
+    out.emplace_back(name, column_major ? t.detach().t().contiguous().t() : t.detach().contiguous());
   }
   return out;
+}
+
+void write_weights(const std::string& path, const flow::NamedTensors& state) {
+  // torch.save names the archive's folder after the file: its base name without the extension.
+  std::string stem = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  if (const auto dot = stem.find_last_of('.'); dot != std::string::npos) stem.resize(dot);
+  if (stem.empty()) stem = "archive";
+  const auto modules = flow::torch_module_names(flow::infer_architecture(state));
+  write_file_atomic(path, write_torch_state_dict_archive(stem, as_mbank_layout(state), modules));
+}
+
+flow::NamedTensors read_weights(const std::string& path, const std::string& key) {
+  const std::string label = weights_label(path, key);
+  std::vector<char> bytes;
+  try {
+    bytes = read_file(path);
+  } catch (const IoError& e) {
+    const std::string what = e.what();  // "PATH: problem"
+    throw IoError(key.empty() ? what : key + (what.compare(0, path.size(), path) == 0 ? " = " : ": ") + what);
+  }
+  return read_torch_state_dict_archive(label, bytes);
 }
 
 }  // namespace gwflow::io

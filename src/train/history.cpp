@@ -14,7 +14,8 @@ std::vector<double> read_vector(const io::File& f, const std::string& name) {
 
 }  // namespace
 
-void save_history(const History& h, const std::string& path) {
+void save_history(const History& h, const std::string& path,
+                  const std::vector<std::pair<std::string, std::string>>& provenance) {
   const std::string tmp = io::partial_path(path);
   {
     io::File f(tmp, io::File::Mode::kCreate);
@@ -27,6 +28,8 @@ void save_history(const History& h, const std::string& path) {
     f.write_attribute("/", "valmetric_mean", h.valmetric_mean);
     f.write_attribute("/", "valmetric_std", h.valmetric_std);
     f.write_attribute("/", "validation_metric", h.validation_metric);
+    f.write_attribute("/", "format_version", io::kOutputFormatVersion);
+    for (const auto& [k, v] : provenance) f.write_attribute("/", k, v);
     f.close();
   }
   io::commit_file(tmp, path);

@@ -112,13 +112,17 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   loss_ = parse_loss(t.loss);
   if (!config.model.init.empty()) {
     // Fine-tuning: every parameter (box and constant included) from an existing weights file.
-    const auto state = io::read_weights(config.model.init);
-    const auto file_arch = flow::infer_architecture(state);
-    if (file_arch != arch) {
-      throw ConfigError("model.init = " + config.model.init + " holds " + file_arch.describe() +
-                        " but the config asks for " + arch.describe());
+    const auto state = io::read_weights(config.model.init, "model.init");
+    const std::string label = io::weights_label(config.model.init, "model.init");
+    try {
+      const auto file_arch = flow::infer_architecture(state);
+      if (file_arch != arch) {
+        throw ConfigError(label + " holds " + file_arch.describe() + " but the config asks for " + arch.describe());
+      }
+      flow_->load_state_dict(state);
+    } catch (const DomainError& e) {
+      throw ConfigError(label + ": " + e.what());
     }
-    flow_->load_state_dict(state);
   }
   if (is_regression(loss_)) {
     if (!config.model.constant) {

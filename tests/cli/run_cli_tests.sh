@@ -155,6 +155,38 @@ if [ $rc -eq 0 ] && [ -f intr/weights.zip ] && grep -q 'stopped by SIGINT' int.t
 "$GWFLOW" info "$DATA/std_D3_L2_H10-5.weights.zip" >info.txt 2>&1 && grep -q 'D=3, n_layers=2, hidden=\[10, 5\]' info.txt \
   && grep -q '^constant:' info.txt && pass info-mbank-ordereddict || { fail info-mbank-ordereddict; cat info.txt; }
 
+# Weights files: errors name the config key and the file; one flipped bit in a tensor record is
+# refused (CRC-32) before any output exists; a wrong-shaped tensor given as model.init names it.
+"$PY" - <<'PY' || fail "weights fault files"
+import zipfile
+z = zipfile.ZipFile("out/weights.zip")
+info = z.getinfo("weights/data/3")
+data = bytearray(open("out/weights.zip", "rb").read())
+start = info.header_offset + 30 + len(info.filename.encode()) + int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+data[start + 1] ^= 0x04
+open("flipped.zip", "wb").write(bytes(data))
+PY
+expect_error sample-weights-bad-crc 1 "sample.weights = flipped.zip: zip record 'weights/data/3' is corrupt (CRC-32 mismatch)" -- \
+  "$GWFLOW" sample cfg.toml --set 'sample.weights="flipped.zip"' --set 'sample.out="flip.h5"'
+[ ! -e flip.h5 ] && [ ! -e flip.h5.partial ] && pass "a corrupt weights file leaves no sample output" \
+  || fail "a corrupt weights file left a sample output"
+expect_error logprob-weights-missing 1 "logprob.weights = gone.zip: " -- \
+  "$GWFLOW" logprob cfg.toml --set 'logprob.weights="gone.zip"' --set 'logprob.out="gone.h5"'
+expect_error model-init-architecture 1 "model.init = $DATA/std_D3_L2_H10-5.weights.zip holds D=3" -- \
+  "$GWFLOW" train cfg.toml --set "model.init=\"$DATA/std_D3_L2_H10-5.weights.zip\"" --set 'output.dir="init"' --overwrite
+# Outputs describe themselves to h5py: str attributes, format_version, the history's provenance.
+"$PY" - <<'PY' && pass "self-describing outputs" || fail "self-describing outputs"
+import h5py
+for path in ["out/samples.h5", "out/logprob.h5", "out/history.h5"]:
+    f = h5py.File(path, "r")
+    assert f.attrs["format_version"] == 1, path
+    for k, v in f.attrs.items():
+        assert not isinstance(v, bytes), (path, k)
+h = h5py.File("out/history.h5", "r")
+assert h.attrs["gwflow_version"] and "[training]" in h.attrs["config"]
+assert isinstance(h5py.File("out/samples.h5", "r").attrs["config"], str)
+PY
+
 # import-dataset: mbank dataset rows [x, metric, log_pdf] -> HDF5; rank 0 writes, NaN rows dropped.
 printf '# x0 x1 metric(4) log_pdf\n1 2 1 0 0 1 -1\nnan 2 1 0 0 1 -1\n\n3 4 2 0 0 2 -2\n' > bank.txt
 if mpi2 "$GWFLOW" import-dataset bank.txt --dim 2 --out imp/bank.h5 >imp.txt 2>imp.err \

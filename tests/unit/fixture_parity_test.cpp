@@ -36,7 +36,7 @@ class FixtureParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureParity, Float64MatchesTheReference) {
   auto fx = load_fixture(GetParam());
-  Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt")), torch::kFloat64);
+  Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt"), ""), torch::kFloat64);
   torch::NoGradGuard g;
   auto x = fx["x"].to(torch::kFloat64);
   const double offset = reference_log_z_offset(x.size(1));
@@ -63,7 +63,7 @@ TEST_P(FixtureParity, Float64MatchesTheReference) {
 // the rounding of the reference's BLAS and CPU, which another machine does not reproduce.
 TEST_P(FixtureParity, Float32MatchesTheReference) {
   auto fx = load_fixture(GetParam());
-  Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt")), torch::kFloat32);
+  Flow f = flow_from_state(io::read_weights(test::data_path(GetParam() + ".weights-dict.pt"), ""), torch::kFloat32);
   torch::NoGradGuard g;
   auto x = fx["x"];
   const auto mag = test::magnitudes(*f, x);
@@ -86,7 +86,7 @@ TEST_P(FixtureParity, Float32MatchesTheReference) {
 }
 
 TEST_P(FixtureParity, InfersTheArchitecture) {
-  auto state = io::read_weights(test::data_path(GetParam() + ".weights-dict.pt"));
+  auto state = io::read_weights(test::data_path(GetParam() + ".weights-dict.pt"), "");
   auto arch = infer_architecture(state);
   const std::map<std::string, Architecture> expected = {{"std_D3_L2_H10-5", {3, {10, 5}, true}},
                                                         {"std_D2_L3_H5", {2, {5, 5, 5}, false}},

@@ -208,7 +208,7 @@ TEST_P(Kernels, RandomModelsMatchLibTorch) {
 
 TEST_P(Kernels, FixtureModelsMatchTheReference) {
   for (const std::string name : {"std_D3_L2_H10-5", "std_D2_L3_H5", "std_D1_L1_H1"}) {
-    auto state = io::read_weights(test::data_path(name + ".weights-dict.pt"));
+    auto state = io::read_weights(test::data_path(name + ".weights-dict.pt"), "");
     auto fx = torch::pickle_load(io::read_file(test::data_path(name + ".fixture.pt"))).toGenericDict();
     auto get = [&](const char* key) { return fx.at(key).toTensor(); };
     auto f = flow::flow_from_state(state, torch::kFloat64);

@@ -19,7 +19,7 @@ TEST(Weights, RoundTripKeepsNamesOrderAndValues) {
     }
     const std::string path = dir + "/w.zip";
     write_weights(path, f->state_dict());
-    auto back = read_weights(path);
+    auto back = read_weights(path, "");
     auto orig = f->state_dict();
     ASSERT_EQ(back.size(), orig.size());
     for (size_t i = 0; i < orig.size(); ++i) {
@@ -38,7 +38,7 @@ TEST(Weights, RoundTripKeepsNamesOrderAndValues) {
 }
 
 TEST(Weights, FixtureDictFilesLoadInto64Bit) {
-  auto state = read_weights(test::data_path("std_D2_L3_H5.weights-dict.pt"));
+  auto state = read_weights(test::data_path("std_D2_L3_H5.weights-dict.pt"), "");
   auto f = flow::flow_from_state(state, torch::kFloat64);
   EXPECT_EQ(f->architecture().parameter_count(), 3 * (4 + 6 + 30 + 100 + 25));
 }
@@ -46,13 +46,13 @@ TEST(Weights, FixtureDictFilesLoadInto64Bit) {
 TEST(Weights, ErrorsNameTheFile) {
   const auto dir = test::scratch_dir("weights_err");
   try {
-    read_weights(dir + "/missing.zip");
+    read_weights(dir + "/missing.zip", "");
     FAIL();
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("missing.zip"), std::string::npos);
   }
   std::ofstream(dir + "/junk.zip") << "not a zip at all";
-  EXPECT_THROW(read_weights(dir + "/junk.zip"), std::exception);
+  EXPECT_THROW(read_weights(dir + "/junk.zip", ""), std::exception);
   // A state dict missing an entry is rejected with the entry's name.
   flow::Flow f(flow::Architecture{2, {3}, false}, torch::kFloat32);
   auto state = f->state_dict();

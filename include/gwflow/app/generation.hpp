@@ -10,10 +10,12 @@
 
 namespace gwflow::app {
 
-/// Reads a weights file into a flow of `dtype` ("float32" | "float64"); errors name the file.
-flow::Flow load_flow(const std::string& weights_path, const std::string& dtype);
-/// The same for a state already read from `weights_path` (named in errors).
-flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& dtype);
+/// Reads a weights file into a flow of `dtype` ("float32" | "float64"); errors name the config
+/// `key` the path came from and the file ("sample.weights = w.zip: ...").
+flow::Flow load_flow(const std::string& weights_path, const std::string& key, const std::string& dtype);
+/// The same for a state already read from `weights_path` (named in errors with `key`).
+flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& key,
+                     const std::string& dtype);
 
 /// The provenance attributes of INTERFACE.md (weights, its SHA-256, seed, dtype, gwflow
 /// version, resolved config) as (name, value) pairs.

@@ -30,6 +30,11 @@ struct Architecture {
   bool operator!=(const Architecture& o) const { return !(*this == o); }
 };
 
+/// The modules of mbank's STD_GW_Flow with this architecture, in nn.Module traversal order ("" for
+/// the flow itself, then "_transform", ..., "_distribution", "_embedding_net"): the keys of the
+/// `_metadata` that torch's state_dict() attaches (each MAF's residual MADE has nflows' 2 blocks).
+std::vector<std::string> torch_module_names(const Architecture& arch);
+
 /// Infers the architecture as mbank does: D from `low`, n_layers from the last key's index // 2,
 /// each H from the second dimension of each `final_layer.mask`, constant iff `constant` exists.
 /// Throws DomainError when the names do not form a standard model.

@@ -38,6 +38,10 @@ class Handle {
   hid_t id_ = H5I_INVALID_HID;
 };
 
+/// The `format_version` attribute of gwflow's HDF5 outputs (sample, logprob and history files):
+/// 1 = the layout README.md documents ("Outputs"), strings as variable-length UTF-8.
+inline constexpr int64_t kOutputFormatVersion = 1;
+
 /// An HDF5 file opened serially (comm == nullptr) or with MPI-IO over `comm` (collective open).
 class File {
  public:

@@ -2,6 +2,7 @@
 // Training history (mbank's history dict) and its HDF5 file.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gwflow::train {
@@ -19,9 +20,11 @@ struct History {
 };
 
 /// Writes /train_loss, /validation_loss, /valmetric_value, /validation_iteration and the
-/// attributes validation_step, valmetric_mean, valmetric_std, validation_metric (atomically).
+/// attributes validation_step, valmetric_mean, valmetric_std, validation_metric, format_version
+/// and the string attributes `provenance` (e.g. gwflow_version, config), atomically.
 /// Not collective: call on one rank.
-void save_history(const History& history, const std::string& path);
+void save_history(const History& history, const std::string& path,
+                  const std::vector<std::pair<std::string, std::string>>& provenance = {});
 
 /// Reads a history file written by save_history.
 History load_history(const std::string& path);
