@@ -23,6 +23,21 @@ flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights
   }
 }
 
+void add_column_attributes(io::OutputAttributes& out, const config::Config& cfg, int64_t dim,
+                           const std::string& weights_path, const io::File* source) {
+  const auto& columns = cfg.data.columns;
+  if (!columns.empty()) {
+    if (static_cast<int64_t>(columns.size()) != dim) {
+      throw ConfigError("data.columns has " + std::to_string(columns.size()) + " names but the flow in " +
+                        weights_path + " has D = " + std::to_string(dim));
+    }
+    out.lists.emplace_back("columns", columns);
+  }
+  if (source && source->has_attribute("/", "variable_format")) {
+    out.text.emplace_back("variable_format", source->read_string_attribute("/", "variable_format"));
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
                                                             const std::string& weights_sha256, int64_t seed,
                                                             const std::string& dtype, const config::Config& config) {

@@ -57,6 +57,8 @@ std::vector<std::string> import_dataset(const std::string& input, int64_t dim, c
     f.write_attribute("/", "rows_read", ds.rows_read);
     f.write_attribute("/", "rows_with_nan_dropped", ds.rows_with_nan);
     f.write_attribute("/", "gwflow_version", std::string(kVersion));
+    f.write_attribute("/", "format_version", io::kOutputFormatVersion);
+    if (!ds.variable_format.empty()) f.write_attribute("/", "variable_format", ds.variable_format);
     f.close();
     io::commit_file(tmp, out);
   } catch (...) {

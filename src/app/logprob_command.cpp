@@ -49,8 +49,9 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
                               lc.input.str() + " " + io::file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
                               "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " +
                               (lc.noise ? "yes" : "no")};
-  auto attributes = provenance(lc.weights, sha, 0, lc.dtype, cfg);
-  attributes.emplace_back("input", lc.input.str());
+  io::OutputAttributes attributes{provenance(lc.weights, sha, 0, lc.dtype, cfg), {}};
+  attributes.text.emplace_back("input", lc.input.str());
+  add_column_attributes(attributes, cfg, dim, lc.weights, &in);
   // Before any output exists: "cuda" without a GPU leaves nothing behind.
   const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
   print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));

@@ -80,10 +80,20 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                               (bounded ? "; boundaries " + box_text(*sc.boundaries) : "")};
   print_run_header(log, comm, "sample", sc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
+  io::OutputAttributes attributes{provenance(sc.weights, sha, sc.seed, sc.dtype, cfg), {}};
+  {
+    // mbank's variable format, when the training data (from import-dataset) records it; the
+    // training file is optional here, so a missing or unreadable one only leaves it out.
+    std::unique_ptr<io::File> train;
+    try {
+      if (!cfg.data.train.empty()) train = std::make_unique<io::File>(cfg.data.train.file, io::File::Mode::kRead);
+    } catch (const IoError&) {
+    }
+    add_column_attributes(attributes, cfg, dim, sc.weights, train.get());
+  }
   std::string note;
   io::GenerationFile out(sc.out, {{"/samples", {sc.n, dim}, flow->dtype()}, {"/log_prob", {sc.n}, flow->dtype()}},
-                         identity, provenance(sc.weights, sha, sc.seed, sc.dtype, cfg),
-                         cl.options.count("--overwrite") > 0, comm, note);
+                         identity, attributes, cl.options.count("--overwrite") > 0, comm, note);
   if (!note.empty()) log.warn(note);
   if (out.state() == io::GenerationFile::State::kComplete) {
     log.info("sample: " + sc.out + " is already complete for this config, weights and seed; nothing to do");

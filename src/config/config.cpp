@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,23 @@ class Section {
       for (int64_t v : out) {
         if (v < 1) fail(key, *n, "widths must be >= 1");
         if (v > kMaxWidth) fail(key, *n, "widths must be <= " + std::to_string(kMaxWidth));
+      }
+    }
+  }
+  /// A list of distinct, non-empty, printable strings.
+  void read(const std::string& key, std::vector<std::string>& out) {
+    if (auto* n = node(key)) {
+      auto* arr = n->as_array();
+      if (!arr || arr->empty()) fail(key, *n, "must be a non-empty list of strings");
+      out.clear();
+      for (auto& e : *arr) {
+        if (!e.is_string()) fail(key, e, "must be a list of strings");
+        const std::string v = e.as_string()->get();
+        bool printable = !v.empty() && v.size() <= 256;
+        for (unsigned char c : v) printable = printable && c >= 0x20 && c != 0x7f;
+        if (!printable) fail(key, e, "entries must be non-empty printable names (at most 256 bytes)");
+        if (std::find(out.begin(), out.end(), v) != out.end()) fail(key, e, "has '" + v + "' twice");
+        out.push_back(v);
       }
     }
   }
@@ -252,6 +270,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     s.read("validation_weights", c.data.validation_weights);
     s.read("validation_fraction", c.data.validation_fraction);
     s.read("boundaries", c.data.boundaries);
+    s.read("columns", c.data.columns);
     if (!(c.data.validation_fraction > 0 && c.data.validation_fraction < 1)) {
       throw ConfigError("data.validation_fraction must be in (0, 1)");
     }
@@ -354,6 +373,11 @@ std::string to_toml(const Config& c) {
   if (!c.data.validation.empty()) data.insert("validation", c.data.validation.str());
   if (!c.data.validation_weights.empty()) data.insert("validation_weights", c.data.validation_weights.str());
   if (c.data.boundaries) data.insert("boundaries", box(c.data.boundaries));
+  if (!c.data.columns.empty()) {
+    toml::array columns;
+    for (const auto& name : c.data.columns) columns.push_back(name);
+    data.insert("columns", std::move(columns));
+  }
   toml::table sample{{"weights", c.sample.weights},
                      {"n", c.sample.n},
                      {"seed", c.sample.seed},

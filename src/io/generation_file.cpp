@@ -41,8 +41,7 @@ std::string identity_of(const File& f) {
 }  // namespace
 
 GenerationFile::GenerationFile(const std::string& final_path, const std::vector<OutputDataset>& datasets,
-                               const OutputIdentity& identity,
-                               const std::vector<std::pair<std::string, std::string>>& attributes, bool overwrite,
+                               const OutputIdentity& identity, const OutputAttributes& attributes, bool overwrite,
                                const parallel::Communicator& comm, std::string& note)
     : final_path_(final_path), partial_path_(partial_path(final_path)), comm_(comm) {
   require_not_directory(final_path_);
@@ -109,7 +108,8 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
   file_->create_dataset(kProgress, {2 + kCounters}, torch::kInt64, /*contiguous=*/true);
   file_->write_attribute("/", "identity", identity.text);
   file_->write_attribute("/", "format_version", kOutputFormatVersion);
-  for (const auto& [k, v] : attributes) file_->write_attribute("/", k, v);
+  for (const auto& [k, v] : attributes.text) file_->write_attribute("/", k, v);
+  for (const auto& [k, v] : attributes.lists) file_->write_attribute("/", k, v);
   progress_.counters.assign(kCounters, 0);
   commit(progress_);
   state_ = State::kFresh;

@@ -305,6 +305,28 @@ void File::write_attribute(const std::string& object, const std::string& name, c
   h5_check(H5Awrite(attr.get(), type.get(), &text), where(object) + ": attribute " + name);
 }
 
+void File::write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+  Handle obj = attribute_target(object);
+  Handle type(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  h5_check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  h5_check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  const hsize_t n = values.size();
+  Handle space(h5_check(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
+  if (H5Aexists(obj.get(), name.c_str()) > 0) {
+    h5_check(H5Adelete(obj.get(), name.c_str()), where(object) + ": attribute " + name);
+  }
+  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       where(object) + ": attribute " + name));
+  std::vector<const char*> text;
+  for (const auto& v : values) text.push_back(v.c_str());
+  if (!text.empty()) h5_check(H5Awrite(attr.get(), type.get(), text.data()), where(object) + ": attribute " + name);
+}
+
+bool File::has_attribute(const std::string& object, const std::string& name) const {
+  Handle obj = attribute_target(object);
+  return h5_check(H5Aexists(obj.get(), name.c_str()), where(object) + ": attribute " + name) > 0;
+}
+
 void File::write_attribute(const std::string& object, const std::string& name, double value) {
   Handle obj = attribute_target(object);
   Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));

@@ -49,6 +49,19 @@ MbankDataset parse_mbank_dataset(std::istream& in, const std::string& path, int6
   while (std::getline(in, text)) {
     ++line_no;
     const auto hash = text.find('#');
+    if (hash != std::string::npos && ds.variable_format.empty()) {
+      // The header np.savetxt writes for mbank_generate_flow_dataset: "# variable format: FMT".
+      static const std::string kKey = "variable format:";
+      const auto at = text.find(kKey, hash);
+      if (at != std::string::npos) {
+        std::string v = text.substr(at + kKey.size());
+        const auto b = v.find_first_not_of(" \t\r"), e = v.find_last_not_of(" \t\r");
+        v = b == std::string::npos ? "" : v.substr(b, e - b + 1);
+        bool printable = v.size() <= 256;
+        for (unsigned char c : v) printable = printable && c >= 0x20 && c < 0x7f;
+        if (printable) ds.variable_format = v;
+      }
+    }
     const char* p = text.data();
     const char* end = p + (hash == std::string::npos ? text.size() : hash);
     row.clear();

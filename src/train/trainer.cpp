@@ -97,6 +97,10 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   torch::manual_seed(static_cast<uint64_t>(t.seed));  // the same initial model on every rank
   flow_ = flow::Flow(arch, dtype_of(config.model.dtype));
   torch::Tensor low, high;
+  if (!config.data.columns.empty() && static_cast<int64_t>(config.data.columns.size()) != data.dim) {
+    throw ConfigError("data.columns has " + std::to_string(config.data.columns.size()) + " names but " +
+                      config.data.train.str() + " has D = " + std::to_string(data.dim));
+  }
   if (config.data.boundaries) {
     const auto& b = *config.data.boundaries;
     if (static_cast<int64_t>(b.low.size()) != data.dim) {

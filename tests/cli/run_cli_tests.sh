@@ -206,6 +206,28 @@ PY
 expect_error import-dataset-columns 1 "bank.txt:2: 7 columns, but --dim 3 needs 4 (x, log_pdf) or 13" -- \
   mpi2 "$GWFLOW" import-dataset bank.txt --dim 3 --out imp/bad.h5
 [ ! -e imp/bad.h5 ] && [ ! -e imp/bad.h5.partial ] && pass import-dataset-no-output || fail import-dataset-no-output
+# Column names: mbank's variable format travels from the dataset header through import-dataset into
+# logprob's output, data.columns into both sample and logprob files; a wrong count is refused.
+printf '# variable format: Mq\n# theta (2,) | log_pdf (1,) \n1.5 0.5 -1\n2.5 0.25 -2\n' > vf.txt
+"$GWFLOW" import-dataset vf.txt --dim 2 --out imp/vf.h5 >/dev/null 2>vf.err || { fail import-variable-format; cat vf.err; }
+if "$GWFLOW" logprob cfg.toml --set 'logprob.input="imp/vf.h5:/x"' --set 'logprob.out="vf_lp.h5"' \
+     --set 'data.columns=["M", "q"]' >/dev/null 2>vf.err &&
+   "$GWFLOW" sample cfg.toml --set 'sample.out="vf_s.h5"' --set 'sample.n=100' \
+     --set 'data.train="imp/vf.h5:/x"' --set 'data.columns=["M", "q"]' >/dev/null 2>>vf.err; then
+  "$PY" - <<'PY' && pass "column names carried into outputs" || fail "column names carried into outputs"
+import h5py
+assert h5py.File("imp/vf.h5", "r").attrs["variable_format"] == "Mq"
+for path in ["vf_lp.h5", "vf_s.h5"]:
+    f = h5py.File(path, "r")
+    assert list(f.attrs["columns"]) == ["M", "q"], (path, f.attrs["columns"])
+    assert f.attrs["variable_format"] == "Mq", path
+assert "columns" not in h5py.File("out/samples.h5", "r").attrs
+PY
+else
+  fail "column names carried into outputs"; cat vf.err
+fi
+expect_error columns-count 1 "data.columns has 3 names but the flow in out/weights.zip has D = 2" -- \
+  "$GWFLOW" sample cfg.toml --set 'sample.out="vf3.h5"' --set 'data.columns=["a", "b", "c"]'
 expect_error import-dataset-no-dim 2 "\-\-dim D is required" -- "$GWFLOW" import-dataset bank.txt --out imp/x.h5
 
 finish

@@ -127,10 +127,24 @@ TEST(Config, RejectsEmptyPathsNonFiniteNumbersAndAbsurdSizes) {
   EXPECT_NE(e.find("is a directory"), std::string::npos) << e;
 }
 
+TEST(Config, ColumnsAreDistinctPrintableNames) {
+  EXPECT_EQ(load_config(write_config("[data]\ncolumns = [\"M\", \"q\", \"s1z\"]\n")).data.columns,
+            (std::vector<std::string>{"M", "q", "s1z"}));
+  EXPECT_TRUE(load_config(write_config("")).data.columns.empty());
+  for (const char* bad : {"columns = []", "columns = \"M\"", "columns = [1, 2]", "columns = [\"a\", \"a\"]",
+                          "columns = [\"\"]", "columns = [\"a\\u001b[2J\"]"}) {
+    const auto e = error_of(std::string("[data]\n") + bad + "\n");
+    EXPECT_NE(e.find("data.columns"), std::string::npos) << bad << ": " << e;
+    EXPECT_EQ(e.find('\x1b'), std::string::npos) << bad << ": the error echoes a control byte";
+  }
+}
+
 TEST(Config, ResolvedTomlReloadsToTheSameValues) {
   auto c = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\nboundaries = [[0, 1], [2, 3]]\n"),
                        {"model.hidden_features=[3,4,5]"});
+  c.data.columns = {"M", "q"};
   auto again = load_config(write_config(to_toml(c)));
+  EXPECT_EQ(again.data.columns, c.data.columns);
   EXPECT_EQ(again.model.hidden_features, c.model.hidden_features);
   EXPECT_EQ(again.data.boundaries->high, c.data.boundaries->high);
   EXPECT_EQ(again.data.train.str(), "d.h5:/x");

@@ -49,6 +49,14 @@ TEST(MbankDataset, PlainLayoutWithCommentsAndBlankLines) {
   EXPECT_TRUE(torch::equal(ds.log_pdf, torch::tensor({-3.5, 6.0, -kInf}, torch::kFloat64)));
 }
 
+TEST(MbankDataset, VariableFormatComesFromMbanksHeader) {
+  // mbank_generate_flow_dataset: np.savetxt(..., header='variable format: FMT\ntheta (D,) | ...').
+  const auto ds = parse("# variable format: Mq_s1z_s2z\n# theta (2,) | log_pdf (1,) \n1 2 3\n", 2);
+  EXPECT_EQ(ds.variable_format, "Mq_s1z_s2z");
+  EXPECT_EQ(parse("# x0 x1 log_pdf\n1 2 3\n", 2).variable_format, "");
+  EXPECT_EQ(parse("# variable format: bad\x1b[2J\n1 2 3\n", 2).variable_format, "");  // not printable: dropped
+}
+
 TEST(MbankDataset, MetricLayoutIsRecognisedFromTheColumnCount) {
   // D = 2: x (2), metric (4, row-major), log_pdf (1).
   const auto ds = parse("1 2  10 11 12 13  -1\n"

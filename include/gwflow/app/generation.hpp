@@ -6,6 +6,7 @@
 
 #include "gwflow/config/config.hpp"
 #include "gwflow/flow/flow.hpp"
+#include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/hdf5.hpp"
 
 namespace gwflow::app {
@@ -16,6 +17,13 @@ flow::Flow load_flow(const std::string& weights_path, const std::string& key, co
 /// The same for a state already read from `weights_path` (named in errors with `key`).
 flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& key,
                      const std::string& dtype);
+
+/// What a sample or logprob file says about its columns: `columns` (data.columns; ConfigError
+/// naming the weights file when it does not have D names) and `variable_format` (mbank's, carried
+/// from the root attribute of `source`, e.g. a file made by import-dataset; skipped when `source`
+/// is null or has none). Adds them to `out`.
+void add_column_attributes(io::OutputAttributes& out, const config::Config& cfg, int64_t dim,
+                           const std::string& weights_path, const io::File* source);
 
 /// The provenance attributes of INTERFACE.md (weights, its SHA-256, seed, dtype, gwflow
 /// version, resolved config) as (name, value) pairs.

@@ -30,6 +30,9 @@ struct DataConfig {
   DatasetRef validation_weights;  ///< target log density of data.validation (regression losses)
   double validation_fraction = 0.1;
   std::optional<Box> boundaries;  ///< optional box (the 1 % margin is added)
+  /// Optional names of the D coordinates, written as the `columns` attribute of sample and
+  /// logprob files (and checked against D there and in train).
+  std::vector<std::string> columns;
 };
 
 struct ModelConfig {

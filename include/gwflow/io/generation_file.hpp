@@ -37,6 +37,12 @@ struct Progress {
 /// Datasets are contiguous and allocated at creation; the progress record is a raw-data write
 /// after a flush of the data it describes, so a SIGKILL at any instant loses at most the round
 /// in flight.
+/// Attributes written on a new output file: strings, and lists of strings.
+struct OutputAttributes {
+  std::vector<std::pair<std::string, std::string>> text;
+  std::vector<std::pair<std::string, std::vector<std::string>>> lists;
+};
+
 class GenerationFile {
  public:
   enum class State { kFresh, kResumed, kComplete };
@@ -48,7 +54,7 @@ class GenerationFile {
   /// `overwrite`; an unreadable partial file is started over (`note` says so).
   /// `attributes` (provenance) are written when the file is created.
   GenerationFile(const std::string& final_path, const std::vector<OutputDataset>& datasets,
-                 const OutputIdentity& identity, const std::vector<std::pair<std::string, std::string>>& attributes,
+                 const OutputIdentity& identity, const OutputAttributes& attributes,
                  bool overwrite, const parallel::Communicator& comm, std::string& note);
   State state() const { return state_; }
   const Progress& progress() const { return progress_; }

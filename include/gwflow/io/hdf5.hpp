@@ -82,6 +82,9 @@ class File {
   void write_attribute(const std::string& object, const std::string& name, const std::string& value);
   void write_attribute(const std::string& object, const std::string& name, double value);
   void write_attribute(const std::string& object, const std::string& name, int64_t value);
+  /// A 1-D array of variable-length UTF-8 strings (h5py: an array of str).
+  void write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values);
+  bool has_attribute(const std::string& object, const std::string& name) const;
   std::string read_string_attribute(const std::string& object, const std::string& name) const;
   double read_double_attribute(const std::string& object, const std::string& name) const;
   /// Flushes HDF5's buffers to the file system (collective when parallel).

@@ -18,6 +18,9 @@ struct MbankDataset {
   torch::Tensor x;            ///< [N, D]
   torch::Tensor metric;       ///< [N, D, D] (row-major, as the file stores it); undefined without metric
   torch::Tensor log_pdf;      ///< [N]
+  /// mbank's variable format from a header comment "# variable format: Mq_s1z_s2z" (as
+  /// mbank_generate_flow_dataset writes it), or "" when the file has none.
+  std::string variable_format;
   /// The layout in words, e.g. "x (3), metric (3x3), log_pdf: 13 columns".
   std::string layout() const;
 };
