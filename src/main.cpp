@@ -22,7 +22,8 @@ namespace {
 /// a config or input error seen by all), rank 0 prints the message and all exit normally.
 /// A rank that failed alone prints its message with its rank and aborts the job, so that the
 /// other ranks do not wait forever in a collective.
-[[noreturn]] void fail(const std::string& message, int code) {
+[[noreturn]] void fail(const std::string& raw_message, int code) {
+  const std::string message = gwflow::app::one_line(raw_message);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -38,7 +38,7 @@ CommandLine parse_command_line(int argc, char** argv) {
   }
   const auto& all = command_options();
   auto it = all.find(first);
-  if (it == all.end()) throw UsageError("unknown command '" + first + "' (try gwflow --help)");
+  if (it == all.end()) throw UsageError("unknown command '" + first + "'");
   cl.command = first;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];

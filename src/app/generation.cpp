@@ -6,6 +6,8 @@
 #include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/weights.hpp"
+#include "gwflow/kernels/kernel_flow.hpp"
+#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::app {
@@ -43,6 +45,18 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
                                                             const std::string& dtype, const config::Config& config) {
   return {{"weights", weights_path}, {"weights_sha256", weights_sha256},        {"seed", std::to_string(seed)},
           {"dtype", dtype},          {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
+}
+
+torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
+                          const torch::Device& device, torch::Tensor* z) {
+  if (kernel) return kernel->log_prob(x, z);  // per-row code: no padding
+  const int64_t count = x.size(0);
+  auto r = flow.forward(pad_rows(x.to(flow.dtype())).to(device));
+  auto noise = r.outputs.narrow(0, 0, count).cpu();
+  auto lad = r.logabsdet.narrow(0, 0, count).cpu();
+  if (z) *z = noise;
+  // The noise is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
+  return torch::where(torch::isfinite(lad), flow::standard_normal_log_prob(noise) + lad, lad);
 }
 
 torch::Tensor pad_rows(const torch::Tensor& rows) {

@@ -1,6 +1,4 @@
 // gwflow import-dataset: mbank's dataset text file -> /x, /log_pdf (and /metric) in an HDF5 file.
-#include <mpi.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +9,8 @@
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/io/mbank_dataset.hpp"
+#include "gwflow/io/output_lock.hpp"
+#include "gwflow/parallel/root_task.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::app {
@@ -27,14 +27,6 @@ int64_t dim_option(const CommandLine& cl) {
   } catch (const std::exception&) {
     throw UsageError("import-dataset: --dim must be an integer >= 1, got '" + it->second + "'");
   }
-}
-
-/// Collective: every rank receives rank 0's `text`.
-void broadcast_string(std::string& text, const parallel::Communicator& comm) {
-  int size = static_cast<int>(text.size());
-  comm.broadcast(size);
-  text.resize(static_cast<size_t>(size));
-  if (size > 0) MPI_Bcast(text.data(), size, MPI_CHAR, 0, comm.get());
 }
 
 /// Rank 0's work: parse, write under the partial name, rename. Returns the lines to print.
@@ -86,27 +78,13 @@ int run_import_dataset(const CommandLine& cl, const parallel::Communicator& comm
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("import-dataset: --out FILE.h5 is required");
   make_directories_collective(std::filesystem::path(out->second).parent_path().string(), comm);
+  std::string lock_note;
+  const io::OutputLock lock(out->second, io::OutputLock::beside(out->second), comm, lock_note);
+  if (!lock_note.empty()) Log(comm).warn(lock_note);
 
   // Only rank 0 reads and writes; the others wait for its verdict so that all ranks fail alike.
-  int ok = 1;
-  std::string message;
   std::vector<std::string> lines;
-  if (comm.is_root()) {
-    try {
-      lines = import_dataset(input, dim, out->second);
-    } catch (const Error& e) {
-      ok = 0;
-      message = e.what();
-    } catch (const std::exception& e) {
-      ok = 0;
-      message = input + ": " + e.what();
-    }
-  }
-  comm.broadcast(ok);
-  if (!ok) {
-    broadcast_string(message, comm);
-    throw IoError(message);
-  }
+  parallel::run_on_root(comm, [&] { lines = import_dataset(input, dim, out->second); });
   const Log log(comm);
   for (const auto& line : lines) log.info(line);
   return 0;

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 namespace gwflow::app {
@@ -95,14 +96,30 @@ void print_run_header(const Log& log, const parallel::Communicator& comm, const 
   log.detail("resolved config:\n" + resolved_config);
 }
 
+std::string one_line(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || c == '\r') {
+      while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+      while (i + 1 < text.size() && std::strchr("\r\n \t", text[i + 1])) ++i;
+      if (!out.empty() && i + 1 < text.size()) out += "; ";
+    } else {
+      out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void Log::warn(const std::string& line) const {
   if (comm_.rank() != 0) return;
-  std::cerr << "gwflow: warning: " << line << std::endl;
+  std::cerr << "gwflow: warning: " << one_line(line) << std::endl;
 }
 
 void Log::warn_local(const std::string& line) const {
-  std::cerr << "gwflow: warning: " << (comm_.rank() ? "[rank " + std::to_string(comm_.rank()) + "] " : "") << line
-            << std::endl;
+  std::cerr << "gwflow: warning: " << (comm_.rank() ? "[rank " + std::to_string(comm_.rank()) + "] " : "")
+            << one_line(line) << std::endl;
 }
 
 double peak_rss_mib(const parallel::Communicator& comm) {

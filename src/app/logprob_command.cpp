@@ -9,6 +9,7 @@
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/generation_file.hpp"
+#include "gwflow/io/output_lock.hpp"
 #include "gwflow/io/sha256.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/device.hpp"
@@ -56,6 +57,9 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
   print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
+  std::string lock_note;
+  const io::OutputLock lock(lc.out, io::OutputLock::beside(lc.out), comm, lock_note);  // held to the end
+  if (!lock_note.empty()) log.warn(lock_note);
   std::string note;
   io::GenerationFile out(lc.out, datasets, identity, attributes, cl.options.count("--overwrite") > 0, comm, note);
   if (!note.empty()) log.warn(note);
@@ -87,19 +91,12 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   CommitClock commit_due(comm);
   int stop = 0;
   while (p.rows_done < n) {
+    parallel::test_step_delay();
     const int64_t begin = std::min(n, p.rows_done + rank * block);
     const int64_t count = std::clamp<int64_t>(n - begin, 0, block);
     auto x = in.read_rows(lc.input.path, begin, count);
-    torch::Tensor lp, z;
-    if (kernel) {
-      lp = kernel->log_prob(x, lc.noise ? &z : nullptr);  // per-row code: no padding
-    } else {
-      auto r = flow->forward(pad_rows(x).to(device));
-      z = r.outputs.narrow(0, 0, count);
-      auto lad = r.logabsdet.narrow(0, 0, count);
-      // z is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
-      lp = torch::where(torch::isfinite(lad), flow::standard_normal_log_prob(z) + lad, lad);
-    }
+    torch::Tensor z;
+    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, device, lc.noise ? &z : nullptr);
     int64_t local[4] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
                         parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     out.file().write_rows("/log_prob", begin, lp);

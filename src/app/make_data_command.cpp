@@ -1,10 +1,12 @@
 #include <chrono>
+#include <filesystem>
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/log.hpp"
 #include "gwflow/app/regression_data.hpp"
 #include "gwflow/app/seed_tutorial_data.hpp"
 #include "gwflow/errors.hpp"
+#include "gwflow/io/output_lock.hpp"
 
 namespace gwflow::app {
 namespace {
@@ -37,6 +39,10 @@ int run_make_data(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t seed = integer_option(cl, "--seed", 0);
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("make-data: --out FILE.h5 is required");
+  make_directories_collective(std::filesystem::path(out->second).parent_path().string(), comm);
+  std::string lock_note;
+  const io::OutputLock lock(out->second, io::OutputLock::beside(out->second), comm, lock_note);
+  if (!lock_note.empty()) Log(comm).warn(lock_note);
   const auto t0 = std::chrono::steady_clock::now();
   if (generator == "seed-tutorial") {
     write_seed_tutorial_data(out->second, n, static_cast<uint64_t>(seed), comm);

@@ -9,6 +9,7 @@
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/generation_file.hpp"
+#include "gwflow/io/output_lock.hpp"
 #include "gwflow/io/sha256.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/kernels/noise.hpp"
@@ -77,9 +78,13 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " +
                               std::to_string(dim) + "; n " + std::to_string(sc.n) + "; seed " +
                               std::to_string(sc.seed) + "; dtype " + sc.dtype + "; backend " + sc.backend +
-                              (bounded ? "; boundaries " + box_text(*sc.boundaries) : "")};
+                              (bounded ? "; boundaries " + box_text(*sc.boundaries) : "") +
+                              "; density at the stored point, strictly inside the box"};
   print_run_header(log, comm, "sample", sc.backend, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
+  std::string lock_note;
+  const io::OutputLock lock(sc.out, io::OutputLock::beside(sc.out), comm, lock_note);  // held to the end
+  if (!lock_note.empty()) log.warn(lock_note);
   io::OutputAttributes attributes{provenance(sc.weights, sha, sc.seed, sc.dtype, cfg), {}};
   {
     // mbank's variable format, when the training data (from import-dataset) records it; the
@@ -114,38 +119,43 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   RateReporter reporter(comm, "sample", sc.n, p.rows_written);
   CommitClock commit_due(comm);
   auto z = torch::empty({block, dim}, torch::kFloat64);
+  const torch::Tensor box_low = flow->box()->low().detach().to(torch::kCPU, flow->dtype());
+  const torch::Tensor box_high = flow->box()->high().detach().to(torch::kCPU, flow->dtype());
   int stop = 0;
   while (p.rows_written < sc.n) {
-    // One round: rank r maps candidate rows [done + r B, done + (r + 1) B).
-    const int64_t begin = bounded ? p.rows_done + rank * block : std::min(sc.n, p.rows_done + rank * block);
-    const int64_t count = bounded ? block : std::clamp<int64_t>(sc.n - begin, 0, block);
+    parallel::test_step_delay();
+    // One round: rank r maps candidate rows [done + r B, done + (r + 1) B); the accepted ones
+    // are written in candidate order, so the file does not depend on the number of ranks.
+    const int64_t begin = p.rows_done + rank * block, count = block;
     kernels::standard_normal_rows(static_cast<uint64_t>(sc.seed), begin, count, dim, z.data_ptr<double>());
-    flow::Samples s;
+    torch::Tensor x;
     if (kernel) {
-      s = kernel->sample_and_log_prob_from_noise(z.narrow(0, 0, count));  // per-row code: no padding
+      x = kernel->sample_and_log_prob_from_noise(z.narrow(0, 0, count)).x;  // per-row code: no padding
     } else {
-      s = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)).to(device));
-      s.x = s.x.narrow(0, 0, count);
-      s.log_prob = s.log_prob.narrow(0, 0, count);
+      x = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)).to(device)).x.narrow(0, 0, count).cpu();
     }
-    int64_t local[5] = {count - torch::isfinite(s.log_prob).sum().item<int64_t>(), 0, 0,
-                        parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
+    // What is stored is the point rounded to the file's dtype, and its density is evaluated
+    // there, by the same code as logprob: a point that rounding put on or outside the box (or a
+    // non-finite one) has no density and is not stored; the next candidates take its place.
+    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, device);
+    // Strictly inside the box, compared exactly in the stored dtype (the transform's own float32
+    // arithmetic can give a point on the edge a finite density).
+    auto inside = torch::isfinite(lp) & ((x > box_low) & (x < box_high)).all(1);
+    int64_t local[5] = {count - inside.sum().item<int64_t>(), 0, 0, parallel::StopSignals::local() != 0 ? 1 : 0,
+                        commit_due.due() ? 1 : 0};
+    auto keep = inside;
     if (bounded) {
-      auto keep = ((s.x > low) & (s.x < high)).all(1);
-      auto idx = keep.nonzero().squeeze(1);
-      local[1] = count - idx.size(0);
-      const int64_t accepted = idx.size(0);
-      const int64_t offset = p.rows_written + comm.exclusive_prefix_sum(accepted);
-      const int64_t take = std::clamp<int64_t>(sc.n - offset, 0, accepted);
-      auto idx_take = idx.narrow(0, 0, take);
-      out.file().write_rows("/samples", offset, s.x.index_select(0, idx_take));
-      out.file().write_rows("/log_prob", offset, s.log_prob.index_select(0, idx_take));
-      local[2] = accepted;
-    } else {
-      out.file().write_rows("/samples", begin, s.x);
-      out.file().write_rows("/log_prob", begin, s.log_prob);
-      local[2] = count;
+      keep = keep & ((x > low.cpu()) & (x < high.cpu())).all(1);
+      local[1] = count - local[0] - keep.sum().item<int64_t>();
     }
+    auto idx = keep.nonzero().squeeze(1);
+    const int64_t accepted = idx.size(0);
+    const int64_t offset = p.rows_written + comm.exclusive_prefix_sum(accepted);
+    const int64_t take = std::clamp<int64_t>(sc.n - offset, 0, accepted);
+    auto idx_take = idx.narrow(0, 0, take);
+    out.file().write_rows("/samples", offset, x.index_select(0, idx_take));
+    out.file().write_rows("/log_prob", offset, lp.index_select(0, idx_take));
+    local[2] = accepted;
     comm.sum(local, 5);
     p.counters[kNonFinite] += local[0];
     p.counters[kRejected] += local[1];
@@ -156,15 +166,16 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     const bool last_round = p.rows_written >= sc.n || local[3] > 0;
     if (local[4] > 0 || last_round) out.commit(p);  // a flush costs an fsync: about once a second
     reporter.update(p.rows_written);
-    if (bounded && p.rows_written < sc.n) {
+    if (p.rows_written < sc.n) {
+      const std::string where = bounded ? "sample.boundaries" : "the flow's box";
       if (p.rows_done >= 1000000 && p.rows_written == 0) {
-        throw DomainError("sample.boundaries: none of " + std::to_string(p.rows_done) +
-                          " candidates fell inside the box; the flow does not reach it");
+        throw DomainError("sample: none of " + std::to_string(p.rows_done) + " candidates fell strictly inside " +
+                          where + (bounded ? "; the flow does not reach it" : " after rounding to " + sc.dtype));
       }
       if (p.rows_done >= max_candidates) {
-        throw DomainError("sample.boundaries: only " + std::to_string(p.rows_written) + " of " + std::to_string(sc.n) +
-                          " samples accepted after " + std::to_string(p.rows_done) +
-                          " candidates (sample.max_candidates); the box is too small for this flow");
+        throw DomainError("sample: only " + std::to_string(p.rows_written) + " of " + std::to_string(sc.n) +
+                          " samples accepted after " + std::to_string(p.rows_done) + " candidates (sample.max_candidates); " +
+                          (bounded ? "the box is too small for this flow" : "the flow's samples pile up on its box's edge"));
       }
     }
     if (local[3] > 0 && p.rows_written < sc.n) {
@@ -201,7 +212,8 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     log.info(buf);
   }
   if (p.counters[kNonFinite] > 0) {
-    log.warn(std::to_string(p.counters[kNonFinite]) + " candidate samples have a non-finite log_prob");
+    log.info("sample: " + std::to_string(p.counters[kNonFinite]) + " candidates lay on or outside the flow's box once " +
+             "rounded to " + sc.dtype + " (no density there) and were replaced by the next ones");
   }
   return 0;
 }

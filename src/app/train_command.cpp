@@ -14,7 +14,9 @@
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/checkpoint_file.hpp"
+#include "gwflow/io/output_lock.hpp"
 #include "gwflow/io/weights.hpp"
+#include "gwflow/parallel/root_task.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/train/trainer.hpp"
 #include "gwflow/version.hpp"
@@ -23,6 +25,9 @@ namespace gwflow::app {
 
 int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
+  if (cl.options.count("--restart") && cl.options.count("--overwrite")) {
+    throw UsageError("train: --restart continues the run in output.dir and --overwrite discards it; give one of them");
+  }
   const Log log(comm);
   const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
   if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
@@ -48,6 +53,17 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
 
   // --restart (or training.restart = "auto"): continue from the newest valid checkpoint.
   const bool auto_restart = cfg.training.restart == "auto";
+  // output.dir belongs to this run until it ends: a second run on it is refused, whatever it was
+  // asked to do. (A --restart of a folder that does not exist fails below without creating it.)
+  std::unique_ptr<io::OutputLock> lock;
+  int dir_exists = comm.is_root() && std::filesystem::is_directory(dir) ? 1 : 0;
+  comm.broadcast(dir_exists);
+  if (dir_exists || !cl.options.count("--restart")) {
+    make_directories_collective(dir, comm);
+    std::string lock_note;
+    lock = std::make_unique<io::OutputLock>(dir, dir + "/gwflow.lock", comm, lock_note);
+    if (!lock_note.empty()) log.warn(lock_note);
+  }
   const auto found = io::list_checkpoints(dir);  // newest first
   // Rank 0 changes the folder while the others wait (they all listed it first).
   const auto on_root = [&](const std::function<void(const std::string&)>& change) {
@@ -132,12 +148,12 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
-  if (comm.is_root()) {
+  parallel::run_on_root(comm, [&] {
     io::write_weights(weights_path, trainer.output_state());
     const std::string resolved = config::to_toml(cfg);
     train::save_history(trainer.history(), history_path, {{"gwflow_version", std::string(kVersion)}, {"config", resolved}});
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
-  }
+  });
   comm.barrier();
   const int64_t done = trainer.iterations_done() - start_iteration;
   const double rss = peak_rss_mib(comm);

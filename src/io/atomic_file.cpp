@@ -40,14 +40,22 @@ void commit_file(const std::string& tmp_path, const std::string& final_path) {
 
 void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
   const std::string tmp = partial_path(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(tmp + ": cannot create (" + std::strerror(errno) + ")");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw IoError(tmp + ": write failed (disk full?)");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw IoError(path + ": cannot create " + tmp + " (" + std::strerror(errno) + ")");
+  size_t done = 0;
+  int err = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<size_t>(n);
   }
+  if (::close(fd) != 0 && err == 0) err = errno;
   try {
+    if (err != 0) throw IoError(path + ": cannot write it (" + std::strerror(err) + ")");
     commit_file(tmp, path);
   } catch (const IoError&) {
     std::error_code ec;

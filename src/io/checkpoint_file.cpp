@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -51,9 +52,11 @@ void write_checkpoint_file(const std::string& path, const CheckpointContent& c) 
   ++g_writes;
   const char* fault = std::getenv("GWFLOW_TEST_KILL_IN_CHECKPOINT");
   const bool kill_now = fault && std::atoi(fault) == g_writes;
-  const std::string tmp = partial_path(path);
+  // Built in memory, then written in one go (partial name, fsync, rename): a failed write (a full
+  // disk) is a plain system-call error, the partial file is removed, older checkpoints stay.
+  std::vector<char> bytes;
   {
-    File f(tmp, File::Mode::kCreate);
+    File f(path, File::Mode::kInMemory);
     std::string order;
     for (const auto& [name, t] : c.tensors) {
       if (name.find('/') != std::string::npos) throw IoError(path + ": tensor name '" + name + "' contains '/'");
@@ -64,14 +67,14 @@ void write_checkpoint_file(const std::string& path, const CheckpointContent& c) 
     for (const auto& [k, v] : c.text) f.write_attribute("/", "text:" + k, v);
     for (const auto& [k, v] : c.numbers) f.write_attribute("/", "number:" + k, v);
     f.write_attribute("/", "sha256", content_digest(c));
-    if (kill_now) {
-      H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
-      std::raise(SIGKILL);
-    }
     f.write_attribute("/", "format", std::string(kFormat));
-    f.close();
+    bytes = f.image();
   }
-  commit_file(tmp, path);
+  if (kill_now) {  // fault injection: die half-way through writing the partial file
+    std::ofstream(partial_path(path), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    std::raise(SIGKILL);
+  }
+  write_file_atomic(path, bytes);
 }
 
 CheckpointContent read_checkpoint_file(const std::string& path) {

@@ -38,6 +38,26 @@ std::string identity_of(const File& f) {
   }
 }
 
+/// Collective. Whether `f` holds every dataset at its full shape and /progress says every row is
+/// written: only then is a file "complete" (its identity alone says what it should hold, not
+/// that it does).
+bool finished(const File& f, const std::vector<OutputDataset>& datasets, int64_t& rows_written) {
+  rows_written = -1;
+  int ok = 1;
+  try {
+    for (const auto& d : datasets) {
+      if (!f.has(d.name) || f.dims(d.name) != d.dims) ok = 0;
+    }
+    if (ok && f.has(kProgress) && f.dims(kProgress).size() == 1 && f.dims(kProgress)[0] >= 2) {
+      rows_written = static_cast<int64_t>(f.read_rows(kProgress, 0, 2)[1].item<double>());
+    }
+    if (datasets.empty() || rows_written != datasets.front().dims.front()) ok = 0;
+  } catch (const IoError&) {
+    ok = 0;
+  }
+  return ok != 0;
+}
+
 }  // namespace
 
 GenerationFile::GenerationFile(const std::string& final_path, const std::vector<OutputDataset>& datasets,
@@ -47,26 +67,48 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
   require_not_directory(final_path_);
   if (agreed_exists(final_path_, comm)) {
     std::string found;
-    int readable = 1;
+    int readable = 1, complete = 0;
+    int64_t rows = -1;
     try {
       File f(final_path_, File::Mode::kRead, &comm);
       found = identity_of(f);
+      complete = found == identity.text && finished(f, datasets, rows) ? 1 : 0;
     } catch (const IoError&) {
       readable = 0;
     }
     readable = -comm.max(-readable);
-    if (readable && found == identity.text) {
+    complete = -comm.max(-complete);
+    if (readable && complete) {
       state_ = State::kComplete;
       return;
     }
-    if (!overwrite) {
+    if (readable && found == identity.text && !overwrite) {
+      // This config's output, unfinished, under the final name (an older gwflow let a colliding
+      // run rename one there): it goes back to the partial name and is resumed below.
+      if (agreed_exists(partial_path_, comm)) {
+        throw ConfigError(final_path_ + " is an unfinished output of this config (" +
+                          (rows < 0 ? std::string("no progress record") : std::to_string(rows) + " rows written") +
+                          ") and " + partial_path_ + " exists too (use --overwrite to start over)");
+      }
+      int renamed = 1;
+      if (comm.is_root()) {
+        std::error_code ec;
+        std::filesystem::rename(final_path_, partial_path_, ec);
+        renamed = ec ? 0 : 1;
+      }
+      comm.broadcast(renamed);
+      if (!renamed) throw IoError(final_path_ + ": unfinished, and cannot be renamed to " + partial_path_ + " to resume it");
+      note = final_path_ + " was unfinished (" + std::to_string(rows < 0 ? 0 : rows) + " of " +
+             std::to_string(datasets.front().dims.front()) + " rows): resuming it";
+    } else if (!overwrite) {
       throw ConfigError(final_path_ +
                         (!readable       ? " exists and is not a readable HDF5 file"
                          : found.empty() ? " exists and is not a gwflow output"
                                          : " exists and was made with another config, weights or seed") +
                         " (use --overwrite to replace it)");
+    } else {
+      remove_file(final_path_, comm);
     }
-    remove_file(final_path_, comm);
   }
   if (agreed_exists(partial_path_, comm)) {
     int usable = 1;

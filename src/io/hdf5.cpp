@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include <exception>
 
 #include "gwflow/errors.hpp"
@@ -19,7 +22,16 @@ std::string hdf5_message() {
   std::string msg;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &msg);
   H5Eclear2(H5E_DEFAULT);
-  return msg.empty() ? "HDF5 call failed" : msg;
+  if (msg.empty()) return "HDF5 call failed";
+  // A failed system call: "file write failed: time = <date>\n, filename = ..., errno = 28, error
+  // message = '...', ..." becomes "file write failed: No space left on device (errno 28)".
+  const auto at = msg.find("errno = ");
+  if (at != std::string::npos) {
+    const int err = std::atoi(msg.c_str() + at + 8);
+    const auto colon = msg.find(':');
+    if (err > 0) return msg.substr(0, std::min(colon, at)) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
+  }
+  return msg;
 }
 
 Handle make_dxpl(bool parallel) {
@@ -89,8 +101,16 @@ File::File(const std::string& path, Mode mode, const parallel::Communicator* com
   silence_hdf5_errors();
   Handle fapl(h5_check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
   if (comm_) h5_check(H5Pset_fapl_mpio(fapl.get(), comm_->get(), MPI_INFO_NULL), path + ": H5Pset_fapl_mpio");
+  // No sieve buffer: raw data goes to the file system in the H5Dwrite that writes it, so that a
+  // failed write (a full disk) fails that call, before /progress claims the rows.
+  h5_check(H5Pset_sieve_buf_size(fapl.get(), 0), path + ": H5Pset_sieve_buf_size");
   hid_t id = H5I_INVALID_HID;
-  if (mode == Mode::kCreate) {
+  if (mode == Mode::kInMemory) {
+    // The core driver without a backing store: the file lives in memory until image() is taken.
+    h5_check(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), path + ": H5Pset_fapl_core");
+    id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0) throw IoError(path + ": cannot create the file in memory (" + hdf5_message() + ")");
+  } else if (mode == Mode::kCreate) {
     id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
     if (id < 0) throw IoError(path + ": cannot create the file (" + hdf5_message() + ")");
   } else {
@@ -380,10 +400,22 @@ double File::read_double_attribute(const std::string& object, const std::string&
 
 void File::flush() { h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed"); }
 
+std::vector<char> File::image() {
+  h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed");
+  const ssize_t n = H5Fget_file_image(handle_.get(), nullptr, 0);
+  h5_check(n < 0 ? -1 : 0, path_ + ": H5Fget_file_image");
+  std::vector<char> bytes(static_cast<size_t>(n));
+  h5_check(H5Fget_file_image(handle_.get(), bytes.data(), bytes.size()) < 0 ? -1 : 0, path_ + ": H5Fget_file_image");
+  return bytes;
+}
+
 void File::close() {
   if (handle_.get() < 0) return;
+  // A failed flush (a full disk) keeps the handle: discard() can still empty and close the file.
   h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed");
-  handle_.reset();
+  const hid_t id = handle_.get();
+  handle_.release();
+  h5_check(H5Fclose(id), path_ + ": close failed");
 }
 
 }  // namespace gwflow::io

@@ -55,6 +55,12 @@ int64_t Communicator::exclusive_prefix_sum(int64_t v) const {
 
 void Communicator::broadcast(double* d, int64_t n) const { MPI_Bcast(d, static_cast<int>(n), MPI_DOUBLE, 0, comm_); }
 void Communicator::broadcast(int& v) const { MPI_Bcast(&v, 1, MPI_INT, 0, comm_); }
+void Communicator::broadcast(std::string& text) const {
+  int n = static_cast<int>(text.size());
+  broadcast(n);
+  text.resize(static_cast<size_t>(n));
+  if (n > 0) MPI_Bcast(text.data(), n, MPI_CHAR, 0, comm_);
+}
 std::vector<std::vector<uint8_t>> Communicator::gather_bytes(const std::vector<uint8_t>& mine) const {
   int n = static_cast<int>(mine.size());
   std::vector<int> sizes(is_root() ? size_ : 0), offsets(is_root() ? size_ : 0);

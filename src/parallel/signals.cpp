@@ -1,6 +1,10 @@
 #include "gwflow/parallel/signals.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <thread>
 
 namespace gwflow::parallel {
 namespace {
@@ -29,5 +33,13 @@ StopSignals::~StopSignals() {
 int StopSignals::local() { return g_signal; }
 
 void StopSignals::raise_for_test(int sig) { g_signal = sig; }
+
+void test_step_delay() {
+  static const long ms = [] {
+    const char* v = std::getenv("GWFLOW_TEST_STEP_DELAY_MS");
+    return v ? std::max(0L, std::strtol(v, nullptr, 10)) : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace gwflow::parallel

@@ -1,5 +1,8 @@
 #include "gwflow/train/history.hpp"
 
+#include <filesystem>
+
+#include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/hdf5.hpp"
 
@@ -16,9 +19,9 @@ std::vector<double> read_vector(const io::File& f, const std::string& name) {
 
 void save_history(const History& h, const std::string& path,
                   const std::vector<std::pair<std::string, std::string>>& provenance) {
-  const std::string tmp = io::partial_path(path);
+  std::vector<char> bytes;
   {
-    io::File f(tmp, io::File::Mode::kCreate);
+    io::File f(path, io::File::Mode::kInMemory);  // written in one go below
     f.write_vector("/train_loss", h.train_loss);
     f.write_vector("/validation_loss", h.validation_loss);
     f.write_vector("/valmetric_value", h.valmetric_value);
@@ -30,9 +33,9 @@ void save_history(const History& h, const std::string& path,
     f.write_attribute("/", "validation_metric", h.validation_metric);
     f.write_attribute("/", "format_version", io::kOutputFormatVersion);
     for (const auto& [k, v] : provenance) f.write_attribute("/", k, v);
-    f.close();
+    bytes = f.image();
   }
-  io::commit_file(tmp, path);
+  io::write_file_atomic(path, bytes);
 }
 
 History load_history(const std::string& path) {

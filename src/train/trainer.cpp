@@ -18,6 +18,7 @@
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
+#include "gwflow/parallel/root_task.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/train/fused_adam.hpp"
 #include "gwflow/train/quantile.hpp"
@@ -288,6 +289,7 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
 
   const bool regression = is_regression(loss_);
   while (iteration_ < t.iterations && !stopped_early_) {
+    parallel::test_step_delay();
     Progress p;
     p.iteration = iteration_;
     p.iterations = t.iterations;
@@ -376,7 +378,9 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
   auto rng = gen_.get_state();
   std::vector<uint8_t> mine(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel());
   auto all_rng = comm_.gather_bytes(mine);
-  if (comm_.is_root()) {
+  // Rank 0 writes; a failure (a full disk, say) is the same error on every rank, and the
+  // previous checkpoints stay as they were (the new one is written under a partial name).
+  parallel::run_on_root(comm_, [&] {
     io::CheckpointContent c;
     for (const auto& [name, tensor] : flow_->state_dict()) c.tensors.emplace_back("param." + name, tensor);
     const auto named = flow_->named_parameters();
@@ -422,8 +426,7 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
     io::prune_checkpoints(dir, kCheckpointsKept);
     std::error_code ec;
     last_checkpoint_bytes_ = static_cast<int64_t>(std::filesystem::file_size(path, ec));
-  }
-  comm_.barrier();  // the checkpoint is complete on disk before any rank goes on
+  });  // the checkpoint is complete on disk before any rank goes on
   last_checkpoint_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   last_checkpoint_iteration_ = iteration_;
   return path;

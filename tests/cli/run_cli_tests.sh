@@ -107,7 +107,7 @@ for d in cuda_t cuda_s cuda_l; do [ ! -e "$d" ] || fail "device = cuda without a
 
 # A sample that fails before its first block (no candidate in the box) leaves nothing worth
 # keeping: the corrected rerun needs no --overwrite.
-expect_error sample-empty-box 1 'fell inside' -- \
+expect_error sample-empty-box 1 'fell strictly inside sample.boundaries' -- \
   "$GWFLOW" sample cfg.toml --set 'sample.boundaries=[[100,100],[101,101]]' --set 'sample.out="box/s.h5"'
 "$GWFLOW" sample cfg.toml --set 'sample.out="box/s.h5"' >/dev/null 2>b.err && [ -f box/s.h5 ] \
   && pass "rerun after a sample that wrote nothing" || { fail "rerun after a sample that wrote nothing"; cat b.err; }
@@ -166,6 +166,21 @@ start = info.header_offset + 30 + len(info.filename.encode()) + int.from_bytes(d
 data[start + 1] ^= 0x04
 open("flipped.zip", "wb").write(bytes(data))
 PY
+"$PY" - <<'PY' || fail "weights with a wrong-shaped tensor"
+# The same archive with the first NaiveLinear weight viewed as [1, 2] instead of [2, 2] (still
+# inside its storage, valid CRCs): only the shape check can refuse it.
+import zipfile
+src = zipfile.ZipFile("out/weights.zip")
+pkl = src.read("weights/data.pkl")
+at = pkl.index(b"_transform._transforms.1._weight")
+size = pkl.index(b"K\x02K\x02\x86", at)
+pkl = pkl[:size] + b"K\x01" + pkl[size + 2:]
+with zipfile.ZipFile("shape.zip", "w", zipfile.ZIP_STORED) as dst:
+    for name in src.namelist():
+        dst.writestr(name, pkl if name == "weights/data.pkl" else src.read(name))
+PY
+expect_error model-init-wrong-shape 1 "model.init = shape.zip: parameter '_transform._transforms.1._weight' has shape \[1, 2\], expected \[2, 2\]" -- \
+  "$GWFLOW" train cfg.toml --set 'model.init="shape.zip"' --set 'output.dir="shape"'
 expect_error sample-weights-bad-crc 1 "sample.weights = flipped.zip: zip record 'weights/data/3' is corrupt (CRC-32 mismatch)" -- \
   "$GWFLOW" sample cfg.toml --set 'sample.weights="flipped.zip"' --set 'sample.out="flip.h5"'
 [ ! -e flip.h5 ] && [ ! -e flip.h5.partial ] && pass "a corrupt weights file leaves no sample output" \

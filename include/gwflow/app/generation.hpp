@@ -9,6 +9,10 @@
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/hdf5.hpp"
 
+namespace gwflow::kernels {
+class KernelFlow;
+}
+
 namespace gwflow::app {
 
 /// Reads a weights file into a flow of `dtype` ("float32" | "float64"); errors name the config
@@ -36,6 +40,14 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
 /// differ in the last bit from the vector path; padding keeps every real row on the vector path,
 /// so results do not depend on where a row falls in its block (single-threaded ranks).
 torch::Tensor pad_rows(const torch::Tensor& rows);
+
+/// The flow's log density at the points `x` [count, D] (host tensor, any float dtype; computed
+/// in the flow's dtype) through the fused kernels when `kernel` is given, else LibTorch on
+/// `device`; -inf on or outside the flow's box. With `z`, also the noise (NaN outside the box).
+/// The one definition that sample and logprob both use, so that logprob on a sample file
+/// reproduces its /log_prob exactly (same backend and dtype).
+torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
+                          const torch::Device& device, torch::Tensor* z = nullptr);
 
 /// Rank 0's clock for progress commits (each costs a flush and an fsync): due() is true on rank 0
 /// once `every_s` seconds have passed since the last time it said so; ranks agree through the

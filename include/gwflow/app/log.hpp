@@ -27,6 +27,11 @@ class Log {
   const parallel::Communicator& comm_;
 };
 
+/// `text` as one printable line, for "gwflow: error:" and "gwflow: warning:" messages (whatever
+/// a library or an input put in them): each line break, with the blanks around it, becomes "; ",
+/// any other control byte '?'. The one place messages are flattened.
+std::string one_line(const std::string& text);
+
 /// Collective: prints (rank 0) gwflow's version and commit, the command, ranks, nodes, LibTorch
 /// threads, library versions and BLAS, and (verbose) the resolved config.
 void print_run_header(const Log& log, const parallel::Communicator& comm, const std::string& command,

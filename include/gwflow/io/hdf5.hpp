@@ -45,7 +45,9 @@ inline constexpr int64_t kOutputFormatVersion = 1;
 /// An HDF5 file opened serially (comm == nullptr) or with MPI-IO over `comm` (collective open).
 class File {
  public:
-  enum class Mode { kRead, kReadWrite, kCreate /* truncates */ };
+  /// kInMemory: a new file built in memory only (nothing touches the disk); image() gives its
+  /// bytes, for small files that are then written in one go (checkpoints, history).
+  enum class Mode { kRead, kReadWrite, kCreate /* truncates */, kInMemory };
   /// Collective over `comm` when given.
   File(const std::string& path, Mode mode, const parallel::Communicator* comm = nullptr);
   /// Closes the file, except for a parallel file while an exception unwinds: closing is
@@ -91,6 +93,8 @@ class File {
   void flush();
   /// Flushes and closes (collective when parallel); errors are reported, unlike the destructor.
   void close();
+  /// kInMemory files: the complete file's bytes (after a flush).
+  std::vector<char> image();
 
  private:
   Handle open_dataset(const std::string& dataset) const;

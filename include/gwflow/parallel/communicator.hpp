@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace gwflow::parallel {
@@ -37,6 +38,8 @@ class Communicator {
   /// Collective: broadcast from rank 0.
   void broadcast(double* data, int64_t count) const;
   void broadcast(int& v) const;
+  /// Every rank receives rank 0's `text`.
+  void broadcast(std::string& text) const;
   /// Collective: rank 0 receives every rank's bytes (in rank order); other ranks get {}.
   std::vector<std::vector<uint8_t>> gather_bytes(const std::vector<uint8_t>& mine) const;
   /// Collective.

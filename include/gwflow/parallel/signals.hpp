@@ -19,4 +19,9 @@ class StopSignals {
   static void raise_for_test(int sig);
 };
 
+/// Fault injection for the signal tests: sleeps GWFLOW_TEST_STEP_DELAY_MS milliseconds (when set)
+/// at the start of every training iteration and every sample/logprob block, so that a test can
+/// send a signal in the middle of a step several seconds long. A no-op otherwise.
+void test_step_delay();
+
 }  // namespace gwflow::parallel
