@@ -5,9 +5,9 @@
 
 #include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
+#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/weights.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
-#include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::app {

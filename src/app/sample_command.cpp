@@ -63,11 +63,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   const torch::Device device = parallel::select_device(sc.device, "sample.device", comm);
   std::unique_ptr<kernels::KernelFlow> kernel;
   if (device.is_cuda()) {
-    flow->to(device);
-    if (bounded) {
-      low = low.to(device);
-      high = high.to(device);
-    }
+    flow->to(device);  // the samples come back to the host, where boxes are compared
     if (sc.backend == "kokkos")
       log.info("sample: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
   } else if (sc.backend == "kokkos") {
@@ -145,7 +141,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                         commit_due.due() ? 1 : 0};
     auto keep = inside;
     if (bounded) {
-      keep = keep & ((x > low.cpu()) & (x < high.cpu())).all(1);
+      keep = keep & ((x > low) & (x < high)).all(1);
       local[1] = count - local[0] - keep.sum().item<int64_t>();
     }
     auto idx = keep.nonzero().squeeze(1);
@@ -173,9 +169,10 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
                           where + (bounded ? "; the flow does not reach it" : " after rounding to " + sc.dtype));
       }
       if (p.rows_done >= max_candidates) {
-        throw DomainError("sample: only " + std::to_string(p.rows_written) + " of " + std::to_string(sc.n) +
-                          " samples accepted after " + std::to_string(p.rows_done) + " candidates (sample.max_candidates); " +
-                          (bounded ? "the box is too small for this flow" : "the flow's samples pile up on its box's edge"));
+        throw DomainError(
+            "sample: only " + std::to_string(p.rows_written) + " of " + std::to_string(sc.n) +
+            " samples accepted after " + std::to_string(p.rows_done) + " candidates (sample.max_candidates); " +
+            (bounded ? "the box is too small for this flow" : "the flow's samples pile up on its box's edge"));
       }
     }
     if (local[3] > 0 && p.rows_written < sc.n) {
@@ -212,8 +209,9 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     log.info(buf);
   }
   if (p.counters[kNonFinite] > 0) {
-    log.info("sample: " + std::to_string(p.counters[kNonFinite]) + " candidates lay on or outside the flow's box once " +
-             "rounded to " + sc.dtype + " (no density there) and were replaced by the next ones");
+    log.info("sample: " + std::to_string(p.counters[kNonFinite]) +
+             " candidates lay on or outside the flow's box once " + "rounded to " + sc.dtype +
+             " (no density there) and were replaced by the next ones");
   }
   return 0;
 }

@@ -151,7 +151,8 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   parallel::run_on_root(comm, [&] {
     io::write_weights(weights_path, trainer.output_state());
     const std::string resolved = config::to_toml(cfg);
-    train::save_history(trainer.history(), history_path, {{"gwflow_version", std::string(kVersion)}, {"config", resolved}});
+    train::save_history(trainer.history(), history_path,
+                        {{"gwflow_version", std::string(kVersion)}, {"config", resolved}});
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
   });
   comm.barrier();

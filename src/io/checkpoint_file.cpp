@@ -71,7 +71,8 @@ void write_checkpoint_file(const std::string& path, const CheckpointContent& c) 
     bytes = f.image();
   }
   if (kill_now) {  // fault injection: die half-way through writing the partial file
-    std::ofstream(partial_path(path), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    std::ofstream(partial_path(path), std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
     std::raise(SIGKILL);
   }
   write_file_atomic(path, bytes);

@@ -97,7 +97,8 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
         renamed = ec ? 0 : 1;
       }
       comm.broadcast(renamed);
-      if (!renamed) throw IoError(final_path_ + ": unfinished, and cannot be renamed to " + partial_path_ + " to resume it");
+      if (!renamed)
+        throw IoError(final_path_ + ": unfinished, and cannot be renamed to " + partial_path_ + " to resume it");
       note = final_path_ + " was unfinished (" + std::to_string(rows < 0 ? 0 : rows) + " of " +
              std::to_string(datasets.front().dims.front()) + " rows): resuming it";
     } else if (!overwrite) {

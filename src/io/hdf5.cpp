@@ -29,7 +29,8 @@ std::string hdf5_message() {
   if (at != std::string::npos) {
     const int err = std::atoi(msg.c_str() + at + 8);
     const auto colon = msg.find(':');
-    if (err > 0) return msg.substr(0, std::min(colon, at)) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
+    if (err > 0)
+      return msg.substr(0, std::min(colon, at)) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
   }
   return msg;
 }
@@ -411,7 +412,7 @@ std::vector<char> File::image() {
 
 void File::close() {
   if (handle_.get() < 0) return;
-  // A failed flush (a full disk) keeps the handle: discard() can still empty and close the file.
+  // Flush first: a failed flush (a full disk) is reported as such, not as a failed close.
   h5_check(H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL), path_ + ": flush failed");
   const hid_t id = handle_.get();
   handle_.release();

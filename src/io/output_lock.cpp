@@ -67,7 +67,8 @@ OutputLock::OutputLock(const std::string& output, const std::string& lock_path, 
         fd_ = -1;
         break;
       }
-      struct stat held {}, named {};
+      struct stat held {
+      }, named{};
       if ((fstat(fd_, &held) == 0 && stat(lock_path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
            held.st_dev == named.st_dev) ||
           attempt == 100) {

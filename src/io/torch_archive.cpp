@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
-#include <functional>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string_view>
@@ -484,8 +484,9 @@ void check_records(const std::string& label, const ZipReader& zip, const std::st
     const std::string v(zip.contents(e));
     std::string digits = v;
     while (!digits.empty() && (digits.back() == '\n' || digits.back() == '\r')) digits.pop_back();
-    const bool ok = !digits.empty() && digits.size() <= 6 && digits.find_first_not_of("0123456789") == std::string::npos &&
-                    std::stoll(digits) >= lo && std::stoll(digits) <= hi;
+    const bool ok = !digits.empty() && digits.size() <= 6 &&
+                    digits.find_first_not_of("0123456789") == std::string::npos && std::stoll(digits) >= lo &&
+                    std::stoll(digits) <= hi;
     if (!ok) {
       throw IoError(label + ": record '" + e.name + "' holds '" + v.substr(0, 16) + "', expected " +
                     std::to_string(lo) + (lo == hi ? "" : " to " + std::to_string(hi)));
@@ -700,7 +701,8 @@ std::vector<char> write_torch_state_dict_archive(const std::string& archive_name
     torch::Tensor t = tensor.detach().to(torch::kCPU);
     if (!t.is_non_overlapping_and_dense()) t = t.contiguous();
     const char* type = storage_name(t.scalar_type());
-    if (!type) throw IoError("cannot save '" + name + "': unsupported dtype " + std::string(c10::toString(t.scalar_type())));
+    if (!type)
+      throw IoError("cannot save '" + name + "': unsupported dtype " + std::string(c10::toString(t.scalar_type())));
     p.string(name);
     p.global("torch._utils", "_rebuild_tensor_v2");
     p.op('(');
@@ -717,7 +719,7 @@ std::vector<char> write_torch_state_dict_archive(const std::string& archive_name
     p.integer(0);  // storage offset
     p.int_tuple(t.sizes().vec());
     p.int_tuple(t.strides().vec());
-    p.op('\x89');  // requires_grad = False
+    p.op('\x89');            // requires_grad = False
     p.empty_ordered_dict();  // backward hooks
     p.op('t');
     p.memoize();

@@ -119,7 +119,8 @@ void ZipReader::parse() {
     if (!fits(e.offset, e.size) || e.offset + e.size > cd_offset) {
       fail("truncated zip archive (record '" + e.name + "' runs past the data)");
     }
-    if (crc32(bytes_.data() + e.offset, e.size) != crc) fail("zip record '" + e.name + "' is corrupt (CRC-32 mismatch)");
+    if (crc32(bytes_.data() + e.offset, e.size) != crc)
+      fail("zip record '" + e.name + "' is corrupt (CRC-32 mismatch)");
     if (!by_name_.emplace(e.name, entries_.size()).second) fail("duplicate zip record '" + e.name + "'");
     entries_.push_back(std::move(e));
   }

@@ -14,21 +14,13 @@ void run_on_root(const Communicator& comm, const std::function<void()>& task) {
   if (comm.is_root()) {
     try {
       task();
-    } catch (const UsageError& e) {
-      kind = kUsage;
+    } catch (const std::exception& e) {  // IoError and anything else not below is kIo
       message = e.what();
-    } catch (const ConfigError& e) {
-      kind = kConfig;
-      message = e.what();
-    } catch (const DomainError& e) {
-      kind = kDomain;
-      message = e.what();
-    } catch (const NumericsError& e) {
-      kind = kNumerics;
-      message = e.what();
-    } catch (const std::exception& e) {  // IoError and anything else
-      kind = kIo;
-      message = e.what();
+      kind = dynamic_cast<const UsageError*>(&e)      ? kUsage
+             : dynamic_cast<const ConfigError*>(&e)   ? kConfig
+             : dynamic_cast<const DomainError*>(&e)   ? kDomain
+             : dynamic_cast<const NumericsError*>(&e) ? kNumerics
+                                                      : kIo;
     }
   }
   comm.broadcast(kind);

@@ -285,7 +285,8 @@ TEST_P(TorchArchive, WriterReproducesTorchSaveOfMbanksStateDictByteForByte) {
   // Without mbank's layout the NaiveLinear weights (D > 1) would be written row-major: the check
   // above can fail.
   if (infer_architecture_dim(state) > 1) {
-    const auto row_major = write_torch_state_dict_archive(name, state, flow::torch_module_names(flow::infer_architecture(state)));
+    const auto row_major =
+        write_torch_state_dict_archive(name, state, flow::torch_module_names(flow::infer_architecture(state)));
     EXPECT_NE(records("row-major", row_major)[0].second, want[name + "/data.pkl"]);
   }
 }
@@ -332,22 +333,39 @@ std::vector<std::string> pickle_globals(const std::string& p) {
   while (i < p.size()) {
     const auto op = static_cast<unsigned char>(p[i++]);
     switch (op) {
-    case 0x80: i += 1; break;                                                                   // PROTO
-    case 'c': {                                                                                 // GLOBAL
+    case 0x80: i += 1; break;  // PROTO
+    case 'c': {                // GLOBAL
       const size_t a = p.find('\n', i), b = p.find('\n', a + 1);
       out.push_back(p.substr(i, a - i) + "." + p.substr(a + 1, b - a - 1));
       i = b + 1;
       break;
     }
-    case 'X': i += 4 + le(i, 4); break;                                                         // BINUNICODE
-    case 'q': case 'h': case 'K': i += 1; break;                                                // BINPUT BINGET BININT1
-    case 'r': case 'j': case 'J': i += 4; break;                                                // LONG_BINPUT LONG_BINGET BININT
-    case 'M': i += 2; break;                                                                    // BININT2
-    case 0x8a: i += 1 + le(i, 1); break;                                                        // LONG1
-    case '(': case ')': case 't': case 0x85: case 0x86: case 0x87: case 'Q': case 'R': case 'u':
-    case 's': case '}': case 'b': case 0x89: break;
+    case 'X': i += 4 + le(i, 4); break;  // BINUNICODE
+    case 'q':
+    case 'h':
+    case 'K': i += 1; break;  // BINPUT BINGET BININT1
+    case 'r':
+    case 'j':
+    case 'J': i += 4; break;              // LONG_BINPUT LONG_BINGET BININT
+    case 'M': i += 2; break;              // BININT2
+    case 0x8a: i += 1 + le(i, 1); break;  // LONG1
+    case '(':
+    case ')':
+    case 't':
+    case 0x85:
+    case 0x86:
+    case 0x87:
+    case 'Q':
+    case 'R':
+    case 'u':
+    case 's':
+    case '}':
+    case 'b':
+    case 0x89: break;
     case '.': EXPECT_EQ(i, p.size()) << "bytes after STOP"; return out;
-    default: ADD_FAILURE() << "opcode 0x" << std::hex << static_cast<int>(op) << " at " << std::dec << i - 1; return out;
+    default:
+      ADD_FAILURE() << "opcode 0x" << std::hex << static_cast<int>(op) << " at " << std::dec << i - 1;
+      return out;
     }
   }
   ADD_FAILURE() << "no STOP";
@@ -358,10 +376,12 @@ TEST(TorchArchiveWriter, UsesOnlyGlobalsOnTorchsWeightsOnlyAllowlist) {
   // torch.load(weights_only=True) (the default since torch 2.6) refuses any other global. The
   // allowlist below is the subset of torch 2.15's torch._weights_only_unpickler._get_allowed_globals()
   // that a dict of tensors can need; the interop test loads the files with the real torch.
-  const std::set<std::string> allowed = {
-      "collections.OrderedDict",  "torch._utils._rebuild_tensor_v2", "torch.FloatStorage", "torch.DoubleStorage",
-      "torch.HalfStorage",        "torch.BFloat16Storage",          "torch.LongStorage",  "torch.IntStorage",
-      "torch.ShortStorage",       "torch.CharStorage",              "torch.ByteStorage"};
+  const std::set<std::string> allowed = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+                                         "torch.FloatStorage",      "torch.DoubleStorage",
+                                         "torch.HalfStorage",       "torch.BFloat16Storage",
+                                         "torch.LongStorage",       "torch.IntStorage",
+                                         "torch.ShortStorage",      "torch.CharStorage",
+                                         "torch.ByteStorage"};
   flow::Flow f(flow::Architecture{2, {3, 3}, true}, torch::kFloat64);
   auto state = f->state_dict();
   state.emplace_back("extra_int32", torch::arange(5, torch::kInt32));
@@ -404,9 +424,13 @@ TEST(TorchArchiveFormat, RecordsOutsideTorchSavesSetAreRefused) {
   auto with = [&](const std::string& name, const std::string& value) {
     return make_zip({{"w/data.pkl", pkl}, {"w/data/0", data}, {name, value}});
   };
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"w/.format_version", "1"}, {"w/.storage_alignment", "64"}, {"w/byteorder", "little"},
-           {"w/version", "3\n"}, {"w/.data/serialization_id", "0123"}, {"w/.data/version", "6"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"w/.format_version", "1"},
+                                                        {"w/.storage_alignment", "64"},
+                                                        {"w/byteorder", "little"},
+                                                        {"w/version", "3\n"},
+                                                        {"w/.data/serialization_id", "0123"},
+                                                        {"w/.data/version", "6"}}) {
     EXPECT_EQ(read_torch_state_dict_archive("ok.zip", with(name, value)).size(), 1u) << name;
   }
   expect_io_error("extra.zip", with("w/code/model.py", "x"), "unexpected record 'w/code/model.py'");
@@ -439,7 +463,8 @@ TEST(Weights, ErrorsNameTheConfigKeyAndTheFile) {
     read_weights(flipped, "logprob.weights");
     FAIL();
   } catch (const IoError& e) {
-    EXPECT_EQ(std::string(e.what()), "logprob.weights = " + flipped + ": zip record 'w/data/3' is corrupt (CRC-32 mismatch)");
+    EXPECT_EQ(std::string(e.what()),
+              "logprob.weights = " + flipped + ": zip record 'w/data/3' is corrupt (CRC-32 mismatch)");
   }
 }
 

@@ -54,8 +54,8 @@ class GenerationFile {
   /// `overwrite`; an unreadable partial file is started over (`note` says so).
   /// `attributes` (provenance) are written when the file is created.
   GenerationFile(const std::string& final_path, const std::vector<OutputDataset>& datasets,
-                 const OutputIdentity& identity, const OutputAttributes& attributes,
-                 bool overwrite, const parallel::Communicator& comm, std::string& note);
+                 const OutputIdentity& identity, const OutputAttributes& attributes, bool overwrite,
+                 const parallel::Communicator& comm, std::string& note);
   State state() const { return state_; }
   const Progress& progress() const { return progress_; }
   File& file() { return *file_; }
