@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Corner plot of flow samples against data (mbank compare_probability_distribution, SPEC sec. 5).
 
 usage: plot_corner.py SAMPLES.h5[:/samples] DATA.h5:/x [--out corner.png] [--max-points 20000]

@@ -30,6 +30,9 @@ if ! install_log=$("$LS" install 2>&1); then
   exit 77
 fi
 [ -x "$GWFLOW" ] || { echo "FAIL: no gwflow executable '$1'"; exit 1; }
+# One test SLURM at a time on this machine, also across ctest runs (the pip-torch configuration's
+# tests run beside the default build's; tests/install takes the same lock).
+exec 9>/tmp/gwflow-test-slurm.lock && flock 9
 
 work=$(mktemp -d /tmp/gwflow_slurm.XXXXXX) && cd "$work" || { echo "FAIL: no work directory"; exit 1; }
 # Our own SLURM: state in the work directory, two free ports (never a user's local SLURM).
@@ -59,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! "$LS" start; then
+if ! "$LS" start 9>&-; then
   echo "FAIL: tools/local-slurm start"
   tail -20 "$work"/slurm/*.log
   exit 1

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The second build configuration: gwflow built against the LibTorch 2.x of a pip-installed torch
+# (tools/build-pip-torch: the current torch wheel from PyPI, CUDA-enabled, with the NCCL reducer
+# against the wheel's NCCL), then that build's own test suite: every test except the ones that do
+# not involve LibTorch and already ran in the default build (labels isa: the kernel objects and
+# their emulated runs; fuzz: a separate clang build), and GPU-only cases, which skip without a GPU.
+# Exit 77 (skipped, with the reason) where no pip torch can be had (PyPI unreachable).
+# Usage: run_pip_torch_config.sh BUILD_DIR   (the configuration is built in BUILD_DIR/pip-torch)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: run_pip_torch_config.sh BUILD_DIR}" && pwd)/pip-torch
+if [ -z "${GWFLOW_TORCH_PYTHON:-}" ]; then
+  err=$(mktemp)
+  GWFLOW_TORCH_PYTHON=$("$root/tools/python-env" pypi 2>"$err") || { echo "SKIP: no pip torch: $(cat "$err")"; rm -f "$err"; exit 77; }
+  rm -f "$err"
+  export GWFLOW_TORCH_PYTHON
+fi
+"$GWFLOW_TORCH_PYTHON" -c 'import torch; print(f"pip torch {torch.__version__} (CUDA {torch.version.cuda}, NCCL {\".\".join(map(str, torch.cuda.nccl.version())) if torch.version.cuda else None}) from {torch.__file__}")'
+t0=$(date +%s)
+"$root/tools/build-pip-torch" "$build" >"$build.build.log" 2>&1 || { tail -40 "$build.build.log"; echo "FAIL: the build against the pip torch"; exit 1; }
+grep -h '^-- gwflow:' "$build/configure.log"
+echo "built in $(($(date +%s) - t0)) s"
+cd "$build" || exit 1
+ctest --output-on-failure -j 2 -LE 'bench|isa|fuzz|pip_torch' >"$build.ctest.log" 2>&1
+rc=$?
+grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|Total Test time|Not Run|\*\*\*' "$build.ctest.log" | grep -vE ' Passed +[0-9.]+ sec$' | tail -40
+echo "pip-torch configuration: $(grep -E 'tests passed' "$build.ctest.log")"
+if [ $rc -ne 0 ]; then
+  echo "FAIL: the pip-torch build's tests (full log: $build.ctest.log)"
+  sed -n '/The following tests FAILED/,$p' "$build.ctest.log"
+  exit 1
+fi
