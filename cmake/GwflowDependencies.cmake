@@ -58,6 +58,26 @@ gwflow_require(Torch_FOUND "LibTorch" "Install libtorch-dev, or point CMake at a
 if(DEFINED Torch_VERSION AND Torch_VERSION VERSION_LESS 1.13)
   message(FATAL_ERROR "gwflow: LibTorch ${Torch_VERSION} is too old (need >= 1.13).")
 endif()
+# Kokkos, TOML++ and GoogleTest use the C++11 string ABI; a LibTorch built with the old one (pip
+# wheels before torch 2.7, the "pre-cxx11" LibTorch archives) would fail to link, far from the cause.
+if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+  message(FATAL_ERROR "gwflow: LibTorch ${Torch_VERSION} (${TORCH_INSTALL_PREFIX}) is built with the pre-C++11 string ABI "
+                      "(_GLIBCXX_USE_CXX11_ABI=0), which gwflow's other C++ libraries do not use: take torch >= 2.7 "
+                      "from PyPI or the cxx11-abi LibTorch archive.")
+endif()
+# A pip torch's libraries load the CUDA runtime of the nvidia wheels (through their RUNPATH), but
+# LibTorch's CMake files link the toolkit's (CUDA::cudart), whose folder the executable's RUNPATH
+# then lists first: torch would run on the toolkit's runtime (13.0 here) instead of the one it was
+# built with (13.2). Link the wheel's runtime everywhere, so that the process has that one only.
+if(TARGET CUDA::cudart AND TORCH_INSTALL_PREFIX)
+  file(GLOB _wheel_cudart "${TORCH_INSTALL_PREFIX}/../nvidia/cu[0-9]*/lib/libcudart.so.[0-9]*"
+       "${TORCH_INSTALL_PREFIX}/../nvidia/cuda_runtime/lib/libcudart.so.[0-9]*")
+  if(_wheel_cudart)
+    list(GET _wheel_cudart 0 _wheel_cudart)
+    get_filename_component(GWFLOW_WHEEL_CUDART "${_wheel_cudart}" REALPATH)
+    set_property(TARGET CUDA::cudart PROPERTY IMPORTED_LOCATION "${GWFLOW_WHEEL_CUDART}")
+  endif()
+endif()
 # LibTorch's headers need C++20 from 2.12 on.
 if(DEFINED Torch_VERSION AND Torch_VERSION VERSION_GREATER_EQUAL 2.12)
   set(CMAKE_CXX_STANDARD 20)
@@ -141,6 +161,9 @@ if(GWFLOW_TORCH_PY_VERSION)
 endif()
 if(GWFLOW_TORCH_PY_CUDA)
   string(APPEND _torch_desc ", CUDA ${GWFLOW_TORCH_PY_CUDA}")
+endif()
+if(GWFLOW_WHEEL_CUDART)
+  string(APPEND _torch_desc ", CUDA runtime ${GWFLOW_WHEEL_CUDART}")
 endif()
 if(GWFLOW_ENABLE_NCCL)
   string(APPEND _torch_desc ", CUDA toolkit ${CUDAToolkit_VERSION}, NCCL ${GWFLOW_NCCL_VERSION} (${NCCL_LIBRARY})")

@@ -48,23 +48,26 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
 }
 
 torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
-                          const torch::Device& device, torch::Tensor* z) {
+                          int64_t first_row, const torch::Device& device, torch::Tensor* z) {
   if (kernel) return kernel->log_prob(x, z);  // per-row code: no padding
   const int64_t count = x.size(0);
-  auto r = flow.forward(pad_rows(x.to(flow.dtype())).to(device));
-  auto noise = r.outputs.narrow(0, 0, count).cpu();
-  auto lad = r.logabsdet.narrow(0, 0, count).cpu();
-  if (z) *z = noise;
+  const PaddedRows in = pad_rows(x.to(flow.dtype()), first_row);
+  auto r = flow.forward(in.rows.to(device));
+  // Every operation on the padded rows: the real ones stay where pad_rows put them.
   // The noise is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
-  return torch::where(torch::isfinite(lad), flow::standard_normal_log_prob(noise) + lad, lad);
+  auto lp = torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet,
+                         r.logabsdet);
+  if (z) *z = r.outputs.narrow(0, in.lead, count).cpu();
+  return lp.narrow(0, in.lead, count).cpu();
 }
 
-torch::Tensor pad_rows(const torch::Tensor& rows) {
-  const int64_t n = rows.size(0), padded = (n + 63) / 64 * 64;
-  if (padded == n) return rows;
+PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row) {
+  const int64_t n = rows.size(0), lead = first_row % 64, padded = (lead + n + 63) / 64 * 64;
   auto sizes = rows.sizes().vec();
-  sizes[0] = padded - n;
-  return torch::cat({rows, torch::zeros(sizes, rows.options())});
+  sizes[0] = padded;
+  auto out = torch::zeros(sizes, rows.options());
+  out.narrow(0, lead, n).copy_(rows);
+  return {out, lead};
 }
 
 namespace {

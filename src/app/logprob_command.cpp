@@ -96,7 +96,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
     const int64_t count = std::clamp<int64_t>(n - begin, 0, block);
     auto x = in.read_rows(lc.input.path, begin, count);
     torch::Tensor z;
-    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, device, lc.noise ? &z : nullptr);
+    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, begin, device, lc.noise ? &z : nullptr);
     int64_t local[4] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
                         parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
     out.file().write_rows("/log_prob", begin, lp);

@@ -128,12 +128,13 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     if (kernel) {
       x = kernel->sample_and_log_prob_from_noise(z.narrow(0, 0, count)).x;  // per-row code: no padding
     } else {
-      x = flow->sample_and_log_prob_from_noise(pad_rows(z.narrow(0, 0, count)).to(device)).x.narrow(0, 0, count).cpu();
+      const PaddedRows noise = pad_rows(z.narrow(0, 0, count), begin);
+      x = flow->sample_and_log_prob_from_noise(noise.rows.to(device)).x.narrow(0, noise.lead, count).cpu();
     }
     // What is stored is the point rounded to the file's dtype, and its density is evaluated
     // there, by the same code as logprob: a point that rounding put on or outside the box (or a
     // non-finite one) has no density and is not stored; the next candidates take its place.
-    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, device);
+    const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, begin, device);
     // Strictly inside the box, compared exactly in the stored dtype (the transform's own float32
     // arithmetic can give a point on the edge a finite density).
     auto inside = torch::isfinite(lp) & ((x > box_low) & (x < box_high)).all(1);
@@ -149,8 +150,13 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     const int64_t offset = p.rows_written + comm.exclusive_prefix_sum(accepted);
     const int64_t take = std::clamp<int64_t>(sc.n - offset, 0, accepted);
     auto idx_take = idx.narrow(0, 0, take);
-    out.file().write_rows("/samples", offset, x.index_select(0, idx_take));
-    out.file().write_rows("/log_prob", offset, lp.index_select(0, idx_take));
+    const torch::Tensor x_take = x.index_select(0, idx_take);
+    // LibTorch's last bits depend on a row's position modulo 64 (pad_rows): its densities of the
+    // stored rows are evaluated again at their rows in the file, where logprob will evaluate them.
+    const torch::Tensor lp_take = kernel || take == 0 ? lp.index_select(0, idx_take)
+                                                      : log_prob_at(*flow, nullptr, x_take, offset, device);
+    out.file().write_rows("/samples", offset, x_take);
+    out.file().write_rows("/log_prob", offset, lp_take);
     local[2] = accepted;
     comm.sum(local, 5);
     p.counters[kNonFinite] += local[0];

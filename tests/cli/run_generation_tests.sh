@@ -55,6 +55,14 @@ for d in ("samples", "log_prob"):
     x, y = a[d][:].astype(float), b[d][:].astype(float)
     assert np.max(np.abs(x - y) / np.maximum(1, np.abs(y))) < 1e-4, d
 PY
+# ... and logprob on its file (other blocks, other ranks) reproduces its /log_prob bit for bit.
+mpi2 "$GWFLOW" logprob cfg.toml --set 'logprob.input="t2.h5:/samples"' --set 'logprob.out="tl.h5"' --set logprob.noise=false \
+  --set 'logprob.backend="torch"' --set logprob.block_size=333 >/dev/null 2>&1 \
+  && "$PY" - <<'PY' && pass "torch backend: logprob on the sample file == its /log_prob" || fail "torch backend: logprob on the sample file"
+import h5py, numpy as np
+a, b = h5py.File("t2.h5", "r")["log_prob"][:], h5py.File("tl.h5", "r")["log_prob"][:]
+assert np.array_equal(a, b), f"{np.count_nonzero(a != b)} rows differ"
+PY
 
 # 2. bounded sampling: exactly n rows, all inside, identical for 1/2 ranks and block sizes.
 box=(--set 'sample.boundaries=[[0.5,-1.0],[3.0,0.5]]' --set sample.n=5000)

@@ -20,6 +20,21 @@ t0=$(date +%s)
 "$root/tools/build-pip-torch" "$build" >"$build.build.log" 2>&1 || { tail -40 "$build.build.log"; echo "FAIL: the build against the pip torch"; exit 1; }
 grep -h '^-- gwflow:' "$build/configure.log"
 echo "built in $(($(date +%s) - t0)) s"
+# One CUDA runtime and one NCCL in the process: the files gwflow loads are the ones libtorch_cuda
+# loads on its own (cmake/GwflowDependencies.cmake links the wheel's).
+torch_lib=$("$GWFLOW_TORCH_PYTHON" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+if [ -f "$torch_lib/libtorch_cuda.so" ]; then
+  for so in libcudart.so libnccl.so; do
+    ours=$(ldd "$build/gwflow" | awk -v s="$so" 'index($1, s) == 1 { print $3 }')
+    theirs=$(ldd "$torch_lib/libtorch_cuda.so" | awk -v s="$so" 'index($1, s) == 1 { print $3 }')
+    [ -z "$ours" ] && continue
+    if [ -n "$theirs" ] && [ "$(readlink -f "$ours")" != "$(readlink -f "$theirs")" ]; then
+      echo "FAIL: gwflow loads $ours but libtorch_cuda loads $theirs"
+      exit 1
+    fi
+    echo "one $so: $ours"
+  done
+fi
 cd "$build" || exit 1
 ctest --output-on-failure -j 2 -LE 'bench|isa|fuzz|pip_torch' >"$build.ctest.log" 2>&1
 rc=$?

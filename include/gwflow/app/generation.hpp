@@ -35,19 +35,27 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
                                                             const std::string& weights_sha256, int64_t seed,
                                                             const std::string& dtype, const config::Config& config);
 
-/// `rows` [count, ...] padded with zero rows to a multiple of 64 rows. LibTorch's elementwise
-/// kernels compute the last (size mod vector width) elements by a scalar path whose results can
-/// differ in the last bit from the vector path; padding keeps every real row on the vector path,
-/// so results do not depend on where a row falls in its block (single-threaded ranks).
-torch::Tensor pad_rows(const torch::Tensor& rows);
+/// Rows laid out for LibTorch so that its results for a row do not depend on the block the row
+/// came in (single-threaded ranks): `rows` [count, ...], rows first_row .. first_row + count - 1
+/// of a longer sequence, placed at row `lead` = first_row mod 64 of a zero-padded tensor whose row
+/// count is a multiple of 64. Every real row then sits at the same position modulo 64 rows, hence
+/// at the same offset from the vector boundaries, whatever the block size and rank count, and never
+/// in a scalar tail: LibTorch's elementwise kernels compute tails, and (from 2.x) some unaligned
+/// positions, by code whose last bit can differ from the vector path's.
+struct PaddedRows {
+  torch::Tensor rows;  ///< [padded, ...]
+  int64_t lead;        ///< the first real row
+};
+PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row);
 
 /// The flow's log density at the points `x` [count, D] (host tensor, any float dtype; computed
 /// in the flow's dtype) through the fused kernels when `kernel` is given, else LibTorch on
 /// `device`; -inf on or outside the flow's box. With `z`, also the noise (NaN outside the box).
 /// The one definition that sample and logprob both use, so that logprob on a sample file
 /// reproduces its /log_prob exactly (same backend and dtype).
+/// `first_row` is the global index of x's first row (see pad_rows).
 torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
-                          const torch::Device& device, torch::Tensor* z = nullptr);
+                          int64_t first_row, const torch::Device& device, torch::Tensor* z = nullptr);
 
 /// Rank 0's clock for progress commits (each costs a flush and an fsync): due() is true on rank 0
 /// once `every_s` seconds have passed since the last time it said so; ranks agree through the
