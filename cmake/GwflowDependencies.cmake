@@ -44,7 +44,12 @@ if(GWFLOW_TORCH_PYTHON)
   # A CUDA torch's CMake files enable CUDA and run nvcc: find it here, and say so clearly if absent.
   if(GWFLOW_TORCH_PY_CUDA AND NOT CMAKE_CUDA_COMPILER)
     find_program(GWFLOW_NVCC nvcc HINTS ${CUDAToolkit_ROOT}/bin $ENV{CUDA_HOME}/bin /usr/local/cuda/bin)
-    if(NOT GWFLOW_NVCC)
+    set(_nvcc_rc 1)
+    if(GWFLOW_NVCC)
+      execute_process(COMMAND "${GWFLOW_NVCC}" --version RESULT_VARIABLE _nvcc_rc OUTPUT_QUIET ERROR_QUIET)
+    endif()
+    if(NOT _nvcc_rc EQUAL 0)
+      unset(GWFLOW_NVCC CACHE)
       message(FATAL_ERROR "gwflow: the torch of ${GWFLOW_TORCH_PYTHON} (${GWFLOW_TORCH_PY_VERSION}) is built with CUDA "
                           "${GWFLOW_TORCH_PY_CUDA}; its CMake files need the CUDA toolkit's nvcc. Set CUDAToolkit_ROOT "
                           "(e.g. /usr/local/cuda) or load the CUDA module.")
@@ -157,7 +162,7 @@ message(STATUS "gwflow: MPI ${MPI_C_VERSION}, HDF5 ${HDF5_VERSION} (parallel), L
                "Kokkos ${Kokkos_VERSION}, TOML++ ${tomlplusplus_VERSION}")
 set(_torch_desc "LibTorch ${Torch_VERSION}")
 if(GWFLOW_TORCH_PY_VERSION)
-  set(_torch_desc "torch ${GWFLOW_TORCH_PY_VERSION} (pip, ${TORCH_INSTALL_PREFIX})")
+  set(_torch_desc "torch ${GWFLOW_TORCH_PY_VERSION} (${TORCH_INSTALL_PREFIX}, from ${GWFLOW_TORCH_PYTHON})")
 endif()
 if(GWFLOW_TORCH_PY_CUDA)
   string(APPEND _torch_desc ", CUDA ${GWFLOW_TORCH_PY_CUDA}")
