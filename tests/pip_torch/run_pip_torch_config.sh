@@ -16,7 +16,11 @@ if [ -z "${GWFLOW_TORCH_PYTHON:-}" ]; then
   rm -f "$err"
   export GWFLOW_TORCH_PYTHON
 fi
-"$GWFLOW_TORCH_PYTHON" -c 'import torch; print(f"pip torch {torch.__version__} (CUDA {torch.version.cuda}, NCCL {\".\".join(map(str, torch.cuda.nccl.version())) if torch.version.cuda else None}) from {torch.__file__}")'
+"$GWFLOW_TORCH_PYTHON" - <<'PY' || { echo "FAIL: torch does not import in $GWFLOW_TORCH_PYTHON"; exit 1; }
+import torch
+nccl = ".".join(map(str, torch.cuda.nccl.version())) if torch.version.cuda else None
+print(f"pip torch {torch.__version__} (CUDA {torch.version.cuda}, NCCL {nccl}) from {torch.__file__}")
+PY
 t0=$(date +%s)
 "$root/tools/build-pip-torch" "$build" >"$build.build.log" 2>&1 || { tail -40 "$build.build.log"; echo "FAIL: the build against the pip torch"; exit 1; }
 grep -h '^-- gwflow:' "$build/configure.log"
