@@ -70,6 +70,21 @@ if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
                       "(_GLIBCXX_USE_CXX11_ABI=0), which gwflow's other C++ libraries do not use: take torch >= 2.7 "
                       "from PyPI or the cxx11-abi LibTorch archive.")
 endif()
+# LibTorch's mkl.cmake lists ${MKL_ROOT}/lib/intel64 and others as link folders even when MKL_ROOT
+# is empty (pytorch issue 73008): /lib/intel64, /lib/win-x64 ... would reach the link line and the
+# installed binary's RUNPATH. Keep the folders that exist.
+if(TARGET caffe2::mkl)
+  get_target_property(_mkl_dirs caffe2::mkl INTERFACE_LINK_DIRECTORIES)
+  if(_mkl_dirs)
+    set(_kept "")
+    foreach(_d IN LISTS _mkl_dirs)
+      if(IS_DIRECTORY "${_d}")
+        list(APPEND _kept "${_d}")
+      endif()
+    endforeach()
+    set_property(TARGET caffe2::mkl PROPERTY INTERFACE_LINK_DIRECTORIES "${_kept}")
+  endif()
+endif()
 # A pip torch's libraries load the CUDA runtime of the nvidia wheels (through their RUNPATH), but
 # LibTorch's CMake files link the toolkit's (CUDA::cudart), whose folder the executable's RUNPATH
 # then lists first: torch would run on the toolkit's runtime (13.0 here) instead of the one it was

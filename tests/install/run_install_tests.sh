@@ -2,7 +2,8 @@
 # gwflow as installed software (cmake/GwflowInstall.cmake; README "Installing on a cluster"):
 #   (a) `cmake --install BUILD --prefix P` lays out P/bin/gwflow, P/bin/gwflow-mpirun, the job
 #       scripts, example inputs and plotting tools under P/share/gwflow/ and the docs under
-#       P/share/doc/gwflow/; the prefix is then moved elsewhere (nothing may point back into it)
+#       P/share/doc/gwflow/, with a RUNPATH of existing folders only; the prefix is then moved
+#       elsewhere (nothing may point back into it)
 #   (b) the seed tutorial runs from the moved prefix alone: only P/bin and the system folders on
 #       PATH, a work folder outside the source tree, and (as root, in a private mount namespace)
 #       the source tree and build folder hidden under empty tmpfs mounts, so that nothing can come
@@ -40,7 +41,16 @@ done
 for f in bin/gwflow bin/gwflow-mpirun share/gwflow/jobs/pipeline share/gwflow/jobs/train.sbatch share/gwflow/tools/plot_history.py; do
   [ -x "$P/$f" ] || fail "$f is not executable"
 done
-echo "PASS (a) installed and moved: $(cd "$P" && find . -type f | wc -l) files; $("$P/bin/gwflow" --version 2>&1 | head -1)"
+# Every run path of the installed binary is a folder that exists (no LibTorch placeholders).
+runpath=$(readelf -d "$P/bin/gwflow" | sed -n 's/.*(R[UN]*PATH).*\[\(.*\)\]/\1/p')
+IFS=: read -r -a all <<<"$runpath"
+dirs=()
+for d in "${all[@]}"; do
+  [ -n "$d" ] || continue
+  [ -d "$d" ] || fail "the installed gwflow's RUNPATH names a missing folder '$d' ($runpath)"
+  dirs+=("$d")
+done
+echo "PASS (a) installed and moved: $(cd "$P" && find . -type f | wc -l) files; $("$P/bin/gwflow" --version 2>&1 | head -1); ${#dirs[@]} run paths, all present"
 
 # The direct reference run, from the build folder (before anything is hidden).
 ref=$work/ref && mkdir -p "$ref" && cd "$ref" || fail "no reference folder"
