@@ -2,9 +2,9 @@
 # The second build configuration: gwflow built against the LibTorch 2.x of a pip-installed torch
 # (tools/build-pip-torch: the current torch wheel from PyPI, CUDA-enabled, with the NCCL reducer
 # against the wheel's NCCL), then that build's own test suite: every test except the ones that do
-# not involve LibTorch and already ran in the default build (labels isa: the kernel objects and
-# their emulated runs; fuzz: a separate clang build; configure: the CMake checks, which build
-# nothing), and GPU-only cases, which skip without a GPU.
+# not involve this build (labels fuzz: a separate clang build; configure: the CMake checks, which
+# build nothing), with isa_emulated showing that the build, the wheel's libraries included, runs
+# on an x86-64-v2 CPU; GPU-only cases skip without a GPU.
 # Exit 77 (skipped, with the reason) where no pip torch can be had (PyPI unreachable).
 # Usage: run_pip_torch_config.sh BUILD_DIR   (the configuration is built in BUILD_DIR/pip-torch)
 set -uo pipefail
@@ -41,7 +41,7 @@ if [ -f "$torch_lib/libtorch_cuda.so" ]; then
   done
 fi
 cd "$build" || exit 1
-ctest --output-on-failure -j 2 -LE 'bench|isa|fuzz|pip_torch|configure' >"$build.ctest.log" 2>&1
+ctest --output-on-failure -j 2 -LE 'bench|fuzz|pip_torch|configure' >"$build.ctest.log" 2>&1
 rc=$?
 grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|Total Test time|Not Run|\*\*\*' "$build.ctest.log" | grep -vE ' Passed +[0-9.]+ sec$' | tail -40
 echo "pip-torch configuration: $(grep -E 'tests passed' "$build.ctest.log")"
