@@ -85,13 +85,15 @@ if(TARGET caffe2::mkl)
     set_property(TARGET caffe2::mkl PROPERTY INTERFACE_LINK_DIRECTORIES "${_kept}")
   endif()
 endif()
+# A pip torch's CUDA libraries come from the nvidia-* wheels installed beside it.
+set(_torch_wheel_nvidia "${TORCH_INSTALL_PREFIX}/../nvidia")
 # A pip torch's libraries load the CUDA runtime of the nvidia wheels (through their RUNPATH), but
 # LibTorch's CMake files link the toolkit's (CUDA::cudart), whose folder the executable's RUNPATH
 # then lists first: torch would run on the toolkit's runtime (13.0 here) instead of the one it was
 # built with (13.2). Link the wheel's runtime everywhere, so that the process has that one only.
 if(TARGET CUDA::cudart AND TORCH_INSTALL_PREFIX)
-  file(GLOB _wheel_cudart "${TORCH_INSTALL_PREFIX}/../nvidia/cu[0-9]*/lib/libcudart.so.[0-9]*"
-       "${TORCH_INSTALL_PREFIX}/../nvidia/cuda_runtime/lib/libcudart.so.[0-9]*")
+  file(GLOB _wheel_cudart "${_torch_wheel_nvidia}/cu[0-9]*/lib/libcudart.so.[0-9]*"
+       "${_torch_wheel_nvidia}/cuda_runtime/lib/libcudart.so.[0-9]*")
   if(_wheel_cudart)
     list(GET _wheel_cudart 0 _wheel_cudart)
     get_filename_component(GWFLOW_WHEEL_CUDART "${_wheel_cudart}" REALPATH)
@@ -153,8 +155,8 @@ if(GWFLOW_ENABLE_NCCL)
   # A pip torch ships its own NCCL (the nvidia-nccl wheel), which its libtorch_cuda loads: build
   # against that one, so that one NCCL is in the process. Otherwise the toolkit's.
   set(_nccl_hints "")
-  if(TORCH_INSTALL_PREFIX AND EXISTS "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/include/nccl.h")
-    get_filename_component(_wheel_nccl "${TORCH_INSTALL_PREFIX}/../nvidia/nccl" REALPATH)
+  if(TORCH_INSTALL_PREFIX AND EXISTS "${_torch_wheel_nvidia}/nccl/include/nccl.h")
+    get_filename_component(_wheel_nccl "${_torch_wheel_nvidia}/nccl" REALPATH)
     list(APPEND _nccl_hints "${_wheel_nccl}")
   endif()
   list(APPEND _nccl_hints "${CUDAToolkit_LIBRARY_ROOT}" /usr/local/cuda)

@@ -47,22 +47,23 @@ std::vector<std::pair<std::string, std::string>> provenance(const std::string& w
           {"dtype", dtype},          {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
 }
 
-torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
-                          int64_t first_row, const torch::Device& device, torch::Tensor* z) {
+torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x, int64_t first_row,
+                          const torch::Device& device, torch::Tensor* z) {
   if (kernel) return kernel->log_prob(x, z);  // per-row code: no padding
   const int64_t count = x.size(0);
   const PaddedRows in = pad_rows(x.to(flow.dtype()), first_row);
   auto r = flow.forward(in.rows.to(device));
   // Every operation on the padded rows: the real ones stay where pad_rows put them.
   // The noise is NaN where logabsdet is -inf (outside the box) or NaN: keep those as they are.
-  auto lp = torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet,
-                         r.logabsdet);
+  auto lp =
+      torch::where(torch::isfinite(r.logabsdet), flow::standard_normal_log_prob(r.outputs) + r.logabsdet, r.logabsdet);
   if (z) *z = r.outputs.narrow(0, in.lead, count).cpu();
   return lp.narrow(0, in.lead, count).cpu();
 }
 
 PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row) {
   const int64_t n = rows.size(0), lead = first_row % 64, padded = (lead + n + 63) / 64 * 64;
+  if (padded == n) return {rows, 0};  // already in place
   auto sizes = rows.sizes().vec();
   sizes[0] = padded;
   auto out = torch::zeros(sizes, rows.options());

@@ -151,10 +151,14 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     const int64_t take = std::clamp<int64_t>(sc.n - offset, 0, accepted);
     auto idx_take = idx.narrow(0, 0, take);
     const torch::Tensor x_take = x.index_select(0, idx_take);
-    // LibTorch's last bits depend on a row's position modulo 64 (pad_rows): its densities of the
-    // stored rows are evaluated again at their rows in the file, where logprob will evaluate them.
-    const torch::Tensor lp_take = kernel || take == 0 ? lp.index_select(0, idx_take)
-                                                      : log_prob_at(*flow, nullptr, x_take, offset, device);
+    // LibTorch's last bits depend on a row's place modulo 64 (pad_rows): where a stored row's place
+    // in the file differs from its candidate place, its density is evaluated again there, where
+    // logprob will evaluate it. Without rejections before it and with places 64 apart (the
+    // default block size), the candidate densities are those already.
+    const bool same_places =
+        take == 0 || ((offset - begin) % 64 == 0 && idx_take[take - 1].item<int64_t>() == take - 1);
+    const torch::Tensor lp_take =
+        kernel || same_places ? lp.index_select(0, idx_take) : log_prob_at(*flow, nullptr, x_take, offset, device);
     out.file().write_rows("/samples", offset, x_take);
     out.file().write_rows("/log_prob", offset, lp_take);
     local[2] = accepted;

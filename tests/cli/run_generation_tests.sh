@@ -55,14 +55,19 @@ for d in ("samples", "log_prob"):
     x, y = a[d][:].astype(float), b[d][:].astype(float)
     assert np.max(np.abs(x - y) / np.maximum(1, np.abs(y))) < 1e-4, d
 PY
-# ... and logprob on its file (other blocks, other ranks) reproduces its /log_prob bit for bit.
-mpi2 "$GWFLOW" logprob cfg.toml --set 'logprob.input="t2.h5:/samples"' --set 'logprob.out="tl.h5"' --set logprob.noise=false \
-  --set 'logprob.backend="torch"' --set logprob.block_size=333 >/dev/null 2>&1 \
-  && "$PY" - <<'PY' && pass "torch backend: logprob on the sample file == its /log_prob" || fail "torch backend: logprob on the sample file"
-import h5py, numpy as np
-a, b = h5py.File("t2.h5", "r")["log_prob"][:], h5py.File("tl.h5", "r")["log_prob"][:]
+# ... and logprob on its file (other blocks, other ranks) reproduces its /log_prob bit for bit, both
+# where sample reused its candidate densities (t1: one rank, no rejections, places 64 apart) and
+# where it evaluated them again at the rows' places in the file (t2: blocks of 777 on 2 ranks).
+for t in t1 t2; do
+  mpi2 "$GWFLOW" logprob cfg.toml --set "logprob.input=\"$t.h5:/samples\"" --set "logprob.out=\"${t}l.h5\"" \
+    --set logprob.noise=false --set 'logprob.backend="torch"' --set logprob.block_size=333 >/dev/null 2>&1 \
+    && "$PY" - "$t" <<'PY' && pass "torch backend: logprob on $t.h5 == its /log_prob" || fail "torch backend: logprob on $t.h5"
+import sys, h5py, numpy as np
+t = sys.argv[1]
+a, b = h5py.File(f"{t}.h5", "r")["log_prob"][:], h5py.File(f"{t}l.h5", "r")["log_prob"][:]
 assert np.array_equal(a, b), f"{np.count_nonzero(a != b)} rows differ"
 PY
+done
 
 # 2. bounded sampling: exactly n rows, all inside, identical for 1/2 ranks and block sizes.
 box=(--set 'sample.boundaries=[[0.5,-1.0],[3.0,0.5]]' --set sample.n=5000)

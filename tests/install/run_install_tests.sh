@@ -89,20 +89,7 @@ if [ "${GWFLOW_INSTALL_TEST_SLURM:-yes}" = yes ] && "$root/tools/local-slurm" in
   slurm=yes
   exec 9>/tmp/gwflow-test-slurm.lock && flock 9  # one test SLURM at a time (tests/slurm takes it too)
   cp "$root/tools/local-slurm" "$work/local-slurm"
-  export GWFLOW_SLURM_DIR=$work/slurm GWFLOW_SLURM_AUTH=none GWFLOW_SLURM_CPUS=4
-  GWFLOW_SLURM_PORT=$("$PY" - <<'PY'
-import socket
-for p in range(7837, 8837, 10):
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-  )
-  export GWFLOW_SLURM_PORT
+  export GWFLOW_SLURM_DIR=$work/slurm GWFLOW_SLURM_AUTH=none GWFLOW_SLURM_CPUS=4 GWFLOW_SLURM_PORT=auto
 fi
 cat >"$work/from_prefix.sh" <<'EOF'
 # Runs with only the prefix's bin on PATH; $1 = prefix, $2 = job folder, $3 = yes|no (SLURM).

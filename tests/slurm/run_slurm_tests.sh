@@ -36,19 +36,7 @@ exec 9>/tmp/gwflow-test-slurm.lock && flock 9
 
 work=$(mktemp -d /tmp/gwflow_slurm.XXXXXX) && cd "$work" || { echo "FAIL: no work directory"; exit 1; }
 # Our own SLURM: state in the work directory, two free ports (never a user's local SLURM).
-port=$("$PY" - <<'PY'
-import socket
-for p in range(6837, 7837, 10):
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-)
-export GWFLOW_SLURM_DIR=$work/slurm GWFLOW_SLURM_PORT=$port GWFLOW_SLURM_CPUS=12 GWFLOW_SLURM_AUTH=none
+export GWFLOW_SLURM_DIR=$work/slurm GWFLOW_SLURM_PORT=auto GWFLOW_SLURM_CPUS=12 GWFLOW_SLURM_AUTH=none
 export SLURM_CONF=$work/slurm/slurm.conf
 unset GWFLOW_MAX_REQUEUES GWFLOW_COMMAND GWFLOW_SRUN_ARGS GWFLOW_SRUN_MPI SBATCH_ACCOUNT SBATCH_PARTITION
 bg_pids=()
@@ -67,7 +55,7 @@ if ! "$LS" start 9>&-; then
   tail -20 "$work"/slurm/*.log
   exit 1
 fi
-echo "local SLURM up in $(elapsed "$t0") s (port $port)"
+echo "local SLURM up in $(elapsed "$t0") s (port $(sed -n 's/^SlurmctldPort=//p' "$SLURM_CONF"))"
 
 mpi2() { "$root/tools/mpirun" -np 2 "$@"; }
 source "$root/tests/cli/compare.sh"  # same, same_state

@@ -93,10 +93,10 @@ void compare(flow::Flow& f, double tol) {
   // Random models saturate their box often: rows sampled onto its edge have no finite Jacobian.
   EXPECT_GE(ok.size(0), 60) << "rows with a finite float64 Jacobian";
   auto units = [&](const flow::Samples& r) {
-    auto ex = (r.x.to(torch::kFloat64) - x64).abs() /
-              (test::kFloat32Eps * (x64.abs() + dx * m.unsqueeze(1)).clamp_min(1.0));
-    auto elp = (r.log_prob.to(torch::kFloat64) - lp64).abs() /
-               (test::kFloat32Eps * (mag.log_prob + dlp * m).clamp_min(1.0));
+    auto ex =
+        (r.x.to(torch::kFloat64) - x64).abs() / (test::kFloat32Eps * (x64.abs() + dx * m.unsqueeze(1)).clamp_min(1.0));
+    auto elp =
+        (r.log_prob.to(torch::kFloat64) - lp64).abs() / (test::kFloat32Eps * (mag.log_prob + dlp * m).clamp_min(1.0));
     return std::make_pair(ex.index_select(0, ok).max().item<double>(), elp.index_select(0, ok).max().item<double>());
   };
   const auto [kx, klp] = units(sk);

@@ -54,8 +54,8 @@ PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row);
 /// The one definition that sample and logprob both use, so that logprob on a sample file
 /// reproduces its /log_prob exactly (same backend and dtype).
 /// `first_row` is the global index of x's first row (see pad_rows).
-torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x,
-                          int64_t first_row, const torch::Device& device, torch::Tensor* z = nullptr);
+torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x, int64_t first_row,
+                          const torch::Device& device, torch::Tensor* z = nullptr);
 
 /// Rank 0's clock for progress commits (each costs a flush and an fsync): due() is true on rank 0
 /// once `every_s` seconds have passed since the last time it said so; ranks agree through the
