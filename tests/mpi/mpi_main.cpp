@@ -1,7 +1,10 @@
 // MPI test main: run under mpiexec -n 2. Rank 0 prints the usual report; other ranks print only
-// their failures (prefixed with the rank); the exit code is the OR over all ranks.
+// their failures (prefixed with the rank); the exit code is the OR over all ranks. Torch's
+// default generator is seeded before every test, on every rank alike (LibTorch 2.x seeds it at
+// random in every process).
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <torch/utils.h>
 
 #include <iostream>
 
@@ -25,12 +28,17 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
   int rank_;
 };
 
+class SeedTorchPerTest : public ::testing::EmptyTestEventListener {
+  void OnTestStart(const ::testing::TestInfo& /*test*/) override { torch::manual_seed(67280421310721ULL); }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   gwflow::parallel::Environment env(&argc, &argv, 1);
   gwflow::io::silence_hdf5_errors();
   ::testing::InitGoogleTest(&argc, argv);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new SeedTorchPerTest);
   const int rank = env.world().rank();
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();

@@ -1,6 +1,7 @@
 // Property tests applied to every transform (nflows/zuko style): finite outputs, exact inverse,
 // forward + inverse logabsdet = 0, logabsdet = log|det J| computed by autograd.
 #include <functional>
+#include <limits>
 
 #include "gwflow/flow/flow.hpp"
 #include "gwflow/flow/masked_affine_autoregressive.hpp"
@@ -106,22 +107,33 @@ INSTANTIATE_TEST_SUITE_P(AllTransforms, TransformProperties, ::testing::ValuesIn
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(TanhBox, OutsideRowsGetMinusInfAndDoNotAffectOthers) {
-  Flow f(Architecture{2, {5}, false}, torch::kFloat64);
-  f->box()->set_box(torch::tensor({0.0, 0.0}, torch::kFloat64), torch::tensor({1.0, 1.0}, torch::kFloat64));
-  auto x = torch::tensor(std::vector<double>{0.5, 0.5, 1.5, 0.5, 0.2, 0.7, NAN, 0.1, 0.0, 0.3}, torch::kFloat64)
-               .view({5, 2});
-  auto lp = f->log_prob(x);
-  EXPECT_TRUE(std::isfinite(lp[0].item<double>()));
-  EXPECT_EQ(lp[1].item<double>(), -INFINITY);
-  EXPECT_TRUE(std::isfinite(lp[2].item<double>()));
-  EXPECT_TRUE(std::isnan(lp[3].item<double>()));
-  EXPECT_EQ(lp[4].item<double>(), -INFINITY);  // on the boundary: atanh(-1)
-  auto alone = f->log_prob(x.index({torch::tensor({0, 2})}));
-  EXPECT_EQ(lp[0].item<double>(), alone[0].item<double>());
-  EXPECT_EQ(lp[2].item<double>(), alone[1].item<double>());
-  auto z = f->transform_to_noise(x);
-  EXPECT_TRUE(torch::isnan(z[1]).all().item<bool>());
-  EXPECT_TRUE(torch::isfinite(z[0]).all().item<bool>());
+  // Over several random models: LibTorch >= 2.x seeds its default generator at random in every
+  // process, and an unseeded model failed this comparison in 20 runs out of 260. The rows inside the box
+  // must agree with their evaluation alone up to float64 rounding: BLAS may round a 5-row and a
+  // 2-row product differently in the last bit, and a contaminated row would be NaN or far off.
+  const double eps64 = std::numeric_limits<double>::epsilon();
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    torch::manual_seed(seed);
+    Flow f(Architecture{2, {5}, false}, torch::kFloat64);
+    f->box()->set_box(torch::tensor({0.0, 0.0}, torch::kFloat64), torch::tensor({1.0, 1.0}, torch::kFloat64));
+    auto x = torch::tensor(std::vector<double>{0.5, 0.5, 1.5, 0.5, 0.2, 0.7, NAN, 0.1, 0.0, 0.3}, torch::kFloat64)
+                 .view({5, 2});
+    auto lp = f->log_prob(x);
+    EXPECT_TRUE(std::isfinite(lp[0].item<double>()));
+    EXPECT_EQ(lp[1].item<double>(), -INFINITY);
+    EXPECT_TRUE(std::isfinite(lp[2].item<double>()));
+    EXPECT_TRUE(std::isnan(lp[3].item<double>()));
+    EXPECT_EQ(lp[4].item<double>(), -INFINITY);  // on the boundary: atanh(-1)
+    auto alone = f->log_prob(x.index({torch::tensor({0, 2})}));
+    for (int64_t i : {0, 1}) {
+      const double in_batch = lp[2 * i].item<double>(), by_itself = alone[i].item<double>();
+      EXPECT_NEAR(in_batch, by_itself, 64 * eps64 * (1 + std::abs(by_itself))) << "row " << 2 * i;
+    }
+    auto z = f->transform_to_noise(x);
+    EXPECT_TRUE(torch::isnan(z[1]).all().item<bool>());
+    EXPECT_TRUE(torch::isfinite(z[0]).all().item<bool>());
+  }
 }
 
 TEST(TanhBox, SaturatedInverseKeepsFiniteStableDensity) {
