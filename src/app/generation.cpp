@@ -12,14 +12,14 @@
 
 namespace gwflow::app {
 
-flow::Flow load_flow(const std::string& weights_path, const std::string& key, const std::string& dtype) {
+flow::Flow load_flow(const std::string& weights_path, const std::string& key, config::Dtype dtype) {
   return load_flow(io::read_weights(weights_path, key), weights_path, key, dtype);
 }
 
 flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& key,
-                     const std::string& dtype) {
+                     config::Dtype dtype) {
   try {
-    return flow::flow_from_state(state, dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
+    return flow::flow_from_state(state, dtype == config::Dtype::kFloat64 ? torch::kFloat64 : torch::kFloat32);
   } catch (const DomainError& e) {
     throw IoError(io::weights_label(weights_path, key) + ": " + e.what());
   }
@@ -42,9 +42,13 @@ void add_column_attributes(io::OutputAttributes& out, const config::Config& cfg,
 
 std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
                                                             const std::string& weights_sha256, int64_t seed,
-                                                            const std::string& dtype, const config::Config& config) {
-  return {{"weights", weights_path}, {"weights_sha256", weights_sha256},        {"seed", std::to_string(seed)},
-          {"dtype", dtype},          {"gwflow_version", std::string(kVersion)}, {"config", config::to_toml(config)}};
+                                                            config::Dtype dtype, const config::Config& config) {
+  return {{"weights", weights_path},
+          {"weights_sha256", weights_sha256},
+          {"seed", std::to_string(seed)},
+          {"dtype", std::string(config::name_of(dtype))},
+          {"gwflow_version", std::string(kVersion)},
+          {"config", config::to_toml(config)}};
 }
 
 torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x, int64_t first_row,

@@ -25,7 +25,7 @@ int run_info(const CommandLine& cl, const parallel::Communicator& comm) {
   if (cl.positional.size() != 1) throw UsageError("info: expected one WEIGHTS file");
   const std::string& path = cl.positional[0];
   const auto state = io::read_weights(path, "");
-  flow::Flow flow = load_flow(state, path, "", "float64");
+  flow::Flow flow = load_flow(state, path, "", config::Dtype::kFloat64);
   const auto& arch = flow->architecture();
   const Log log(comm);
   log.info("weights:     " + path);

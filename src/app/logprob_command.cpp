@@ -11,6 +11,7 @@
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/output_lock.hpp"
 #include "gwflow/io/sha256.hpp"
+#include "gwflow/kernels/backend_choice.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/signals.hpp"
@@ -48,14 +49,19 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   if (lc.noise) datasets.push_back({"/z", {n, dim}, flow->dtype()});
   io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " logprob; weights sha256 " + sha + "; input " +
                               lc.input.str() + " " + io::file_fingerprint(lc.input.file) + "; N " + std::to_string(n) +
-                              "; dtype " + lc.dtype + "; backend " + lc.backend + "; noise " +
-                              (lc.noise ? "yes" : "no")};
+                              "; dtype " + config::name_of(lc.dtype) + "; backend " + config::name_of(lc.backend) +
+                              "; noise " + (lc.noise ? "yes" : "no")};
   io::OutputAttributes attributes{provenance(lc.weights, sha, 0, lc.dtype, cfg), {}};
   attributes.text.emplace_back("input", lc.input.str());
   add_column_attributes(attributes, cfg, dim, lc.weights, &in);
   // Before any output exists: "cuda" without a GPU leaves nothing behind.
   const torch::Device device = parallel::select_device(lc.device, "logprob.device", comm);
-  print_run_header(log, comm, "logprob", lc.backend, config::to_toml(cfg));
+  if (device.is_cuda()) flow->to(device);
+  auto backend = kernels::choose_backend(lc.backend, *flow, device, "logprob.backend", "logprob");
+  if (!backend.note.empty()) log.warn(backend.note);
+  const std::unique_ptr<kernels::KernelFlow> kernel = std::move(backend.kernel);
+  const std::string backend_name = config::name_of(backend.used);
+  print_run_header(log, comm, "logprob", backend_name, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(lc.out, io::OutputLock::beside(lc.out), comm, lock_note);  // held to the end
@@ -73,17 +79,9 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
              std::to_string(n));
   }
 
-  std::unique_ptr<kernels::KernelFlow> kernel;
-  if (device.is_cuda()) {
-    flow->to(device);
-    if (lc.backend == "kokkos")
-      log.info("logprob: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
-  } else if (lc.backend == "kokkos") {
-    kernel = std::make_unique<kernels::KernelFlow>(*flow);
-  }
   const int64_t block = lc.block_size, ranks = comm.size(), rank = comm.rank();
   log.info("logprob: " + std::to_string(n) + " points of " + lc.input.str() + " into " + lc.out + ", blocks of " +
-           std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s), backend " + lc.backend);
+           std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s), backend " + backend_name);
   const char* kill_env = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
   const int64_t kill_rows = kill_env ? std::atoll(kill_env) : -1;
   const int64_t start = p.rows_done;

@@ -11,6 +11,7 @@
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/output_lock.hpp"
 #include "gwflow/io/sha256.hpp"
+#include "gwflow/kernels/backend_choice.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/kernels/noise.hpp"
 #include "gwflow/parallel/device.hpp"
@@ -61,22 +62,19 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     high = torch::tensor(sc.boundaries->high, torch::kFloat64).to(flow->dtype());
   }
   const torch::Device device = parallel::select_device(sc.device, "sample.device", comm);
-  std::unique_ptr<kernels::KernelFlow> kernel;
-  if (device.is_cuda()) {
-    flow->to(device);  // the samples come back to the host, where boxes are compared
-    if (sc.backend == "kokkos")
-      log.info("sample: the Kokkos kernels of this build run on the host; using LibTorch on cuda");
-  } else if (sc.backend == "kokkos") {
-    kernel = std::make_unique<kernels::KernelFlow>(*flow);
-  }
+  if (device.is_cuda()) flow->to(device);  // the samples come back to the host, where boxes are compared
+  auto backend = kernels::choose_backend(sc.backend, *flow, device, "sample.backend", "sample");
+  if (!backend.note.empty()) log.warn(backend.note);
+  const std::unique_ptr<kernels::KernelFlow> kernel = std::move(backend.kernel);
+  const std::string dtype_name = config::name_of(sc.dtype), backend_name = config::name_of(backend.used);
   const int64_t max_candidates = sc.max_candidates > 0 ? sc.max_candidates : 1000 * sc.n + 1000000;
 
-  io::OutputIdentity identity{"gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " +
-                              std::to_string(dim) + "; n " + std::to_string(sc.n) + "; seed " +
-                              std::to_string(sc.seed) + "; dtype " + sc.dtype + "; backend " + sc.backend +
-                              (bounded ? "; boundaries " + box_text(*sc.boundaries) : "") +
-                              "; density at the stored point, strictly inside the box"};
-  print_run_header(log, comm, "sample", sc.backend, config::to_toml(cfg));
+  io::OutputIdentity identity{
+      "gwflow " + std::string(kVersion) + " sample; weights sha256 " + sha + "; D " + std::to_string(dim) + "; n " +
+      std::to_string(sc.n) + "; seed " + std::to_string(sc.seed) + "; dtype " + dtype_name + "; backend " +
+      config::name_of(sc.backend) + (bounded ? "; boundaries " + box_text(*sc.boundaries) : "") +
+      "; density at the stored point, strictly inside the box"};
+  print_run_header(log, comm, "sample", backend_name, config::to_toml(cfg));
   make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(sc.out, io::OutputLock::beside(sc.out), comm, lock_note);  // held to the end
@@ -107,9 +105,9 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   }
 
   const int64_t block = sc.block_size, ranks = comm.size(), rank = comm.rank();
-  log.info("sample: " + std::to_string(sc.n) + " rows of D=" + std::to_string(dim) + " (" + sc.dtype + ") from " +
+  log.info("sample: " + std::to_string(sc.n) + " rows of D=" + std::to_string(dim) + " (" + dtype_name + ") from " +
            sc.weights + " into " + sc.out + ", blocks of " + std::to_string(block) + " rows on " +
-           std::to_string(ranks) + " rank(s), backend " + sc.backend + (bounded ? ", within sample.boundaries" : ""));
+           std::to_string(ranks) + " rank(s), backend " + backend_name + (bounded ? ", within sample.boundaries" : ""));
   const int64_t kill_rows = kill_after_rows();
   const int64_t start_written = p.rows_written;
   RateReporter reporter(comm, "sample", sc.n, p.rows_written);
@@ -176,7 +174,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
       const std::string where = bounded ? "sample.boundaries" : "the flow's box";
       if (p.rows_done >= 1000000 && p.rows_written == 0) {
         throw DomainError("sample: none of " + std::to_string(p.rows_done) + " candidates fell strictly inside " +
-                          where + (bounded ? "; the flow does not reach it" : " after rounding to " + sc.dtype));
+                          where + (bounded ? "; the flow does not reach it" : " after rounding to " + dtype_name));
       }
       if (p.rows_done >= max_candidates) {
         throw DomainError(
@@ -207,7 +205,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   std::snprintf(buf, sizeof buf,
                 "sample: wrote %lld samples (D=%lld, %s) to %s in %s (%.3g samples/s on %d rank(s), peak RSS %.0f MiB "
                 "per rank)",
-                static_cast<long long>(written), static_cast<long long>(dim), sc.dtype.c_str(), sc.out.c_str(),
+                static_cast<long long>(written), static_cast<long long>(dim), dtype_name.c_str(), sc.out.c_str(),
                 format_seconds(secs).c_str(), written / std::max(secs, 1e-9), comm.size(), rss);
   log.summary(buf);
   if (bounded) {
@@ -220,7 +218,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   }
   if (p.counters[kNonFinite] > 0) {
     log.info("sample: " + std::to_string(p.counters[kNonFinite]) +
-             " candidates lay on or outside the flow's box once " + "rounded to " + sc.dtype +
+             " candidates lay on or outside the flow's box once " + "rounded to " + dtype_name +
              " (no density there) and were replaced by the next ones");
   }
   return 0;

@@ -34,11 +34,12 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const std::string dir = cfg.output.dir;
 
   const auto t_load = std::chrono::steady_clock::now();
-  const bool regression = train::is_regression(train::parse_loss(cfg.training.loss));
+  const bool regression = config::is_regression(cfg.training.loss);
   const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
   train::Trainer trainer(cfg, data, comm);
   const auto& arch = trainer.flow()->architecture();
-  print_run_header(log, comm, "train", trainer.backend() + ", " + cfg.model.dtype, config::to_toml(cfg));
+  print_run_header(log, comm, "train", trainer.backend() + ", " + config::name_of(cfg.model.dtype),
+                   config::to_toml(cfg));
   if (!trainer.backend_note().empty()) log.warn(trainer.backend_note());
   log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
   log.info(
@@ -52,7 +53,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
   // --restart (or training.restart = "auto"): continue from the newest valid checkpoint.
-  const bool auto_restart = cfg.training.restart == "auto";
+  const bool auto_restart = cfg.training.restart == config::Restart::kAuto;
   // output.dir belongs to this run until it ends: a second run on it is refused, whatever it was
   // asked to do. (A --restart of a folder that does not exist fails below without creating it.)
   std::unique_ptr<io::OutputLock> lock;

@@ -6,9 +6,8 @@
 
 namespace gwflow::parallel {
 
-torch::Device select_device(const std::string& name, const std::string& key, const Communicator& comm) {
-  if (name == "cpu") return torch::Device(torch::kCPU);
-  if (name != "cuda") throw ConfigError(key + " = \"" + name + "\": expected \"cpu\" or \"cuda\"");
+torch::Device select_device(config::Device device, const std::string& key, const Communicator& comm) {
+  if (device == config::Device::kCpu) return torch::Device(torch::kCPU);
   if (!torch::cuda::is_available()) {
     throw ConfigError(key + " = \"cuda\": this LibTorch has no CUDA support or sees no GPU (use \"cpu\", or build "
                             "gwflow against a CUDA LibTorch: see tools/gpu-check)");

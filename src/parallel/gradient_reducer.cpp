@@ -63,24 +63,23 @@ void MpiGradientReducer::allreduce() {
   scatter_gradients(params_, flat_);
 }
 
-std::string choose_reducer(const std::string& requested, bool cuda_tensors, bool nccl_available) {
-  if (requested == "mpi") return "mpi";
-  if (requested == "nccl") {
+config::Reducer choose_reducer(config::Reducer requested, bool cuda_tensors, bool nccl_available) {
+  using config::Reducer;
+  if (requested == Reducer::kNccl) {
     if (!nccl_available) {
       throw ConfigError("training.reducer = \"nccl\": this gwflow was built without NCCL (configure with "
                         "-DGWFLOW_ENABLE_NCCL=ON)");
     }
     if (!cuda_tensors) throw ConfigError("training.reducer = \"nccl\" needs training.device = \"cuda\"");
-    return "nccl";
   }
-  if (requested != "auto") throw ConfigError("training.reducer = \"" + requested + "\": expected auto, mpi or nccl");
-  return cuda_tensors && nccl_available ? "nccl" : "mpi";
+  if (requested != Reducer::kAuto) return requested;
+  return cuda_tensors && nccl_available ? Reducer::kNccl : Reducer::kMpi;
 }
 
-std::unique_ptr<GradientReducer> make_gradient_reducer(const std::string& requested, const Communicator& comm,
+std::unique_ptr<GradientReducer> make_gradient_reducer(config::Reducer requested, const Communicator& comm,
                                                        std::vector<torch::Tensor> params) {
   const bool cuda = !params.empty() && params[0].is_cuda();
-  if (choose_reducer(requested, cuda, nccl_built()) == "nccl") {
+  if (choose_reducer(requested, cuda, nccl_built()) == config::Reducer::kNccl) {
     return std::make_unique<NcclGradientReducer>(comm, std::move(params));
   }
   return std::make_unique<MpiGradientReducer>(comm, std::move(params));

@@ -15,6 +15,7 @@
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/weights.hpp"
+#include "gwflow/kernels/backend_choice.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
 #include "gwflow/parallel/device.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
@@ -30,17 +31,12 @@ namespace {
 constexpr int64_t kEvalChunk = 65536;
 constexpr size_t kCheckpointsKept = 2;
 
-torch::Dtype dtype_of(const std::string& name) { return name == "float64" ? torch::kFloat64 : torch::kFloat32; }
+torch::Dtype dtype_of(config::Dtype dtype) {
+  return dtype == config::Dtype::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
 
 uint64_t rank_seed(int64_t seed, int rank) {
   return static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(rank) + 1;
-}
-
-std::string fmt(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
 }
 
 torch::Tensor vec_tensor(const std::vector<double>& v) {
@@ -61,34 +57,6 @@ std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t see
   auto chi2 = 2 * at::_standard_gamma(alpha, gen);
   auto m = -0.5 * chi2 / static_cast<double>(n) - 0.5 * static_cast<double>(d) * std::log(2 * M_PI);
   return {m.mean().item<double>(), m.std(/*unbiased=*/false).item<double>()};
-}
-
-std::vector<std::pair<std::string, std::string>> training_identity(const config::Config& c) {
-  std::string hidden, box;
-  for (auto h : c.model.hidden_features) hidden += std::to_string(h) + ",";
-  if (c.data.boundaries) {
-    for (double v : c.data.boundaries->low) box += fmt(v) + ",";
-    for (double v : c.data.boundaries->high) box += fmt(v) + ",";
-  }
-  return {{"data.train", c.data.train.str()},
-          {"data.validation", c.data.validation.empty() ? "" : c.data.validation.str()},
-          {"data.validation_fraction", fmt(c.data.validation_fraction)},
-          {"data.boundaries", box},
-          {"model.hidden_features", hidden},
-          {"model.constant", c.model.constant ? "true" : "false"},
-          {"model.dtype", c.model.dtype},
-          {"training.loss", c.training.loss},
-          {"training.batch_size", std::to_string(c.training.batch_size)},
-          {"training.learning_rate", fmt(c.training.learning_rate)},
-          {"training.validation_step", std::to_string(c.training.validation_step)},
-          {"training.seed", std::to_string(c.training.seed)},
-          {"training.backend", c.training.backend},
-          {"training.lr_scheduler", c.training.lr_scheduler + "," + fmt(c.training.lr_factor) + "," +
-                                        std::to_string(c.training.lr_patience) + "," + fmt(c.training.lr_threshold) +
-                                        "," + std::to_string(c.training.lr_cooldown) + "," + fmt(c.training.min_lr)},
-          {"training.early_stopping", std::string(c.training.early_stopping ? "true," : "false,") +
-                                          std::to_string(c.training.patience) + "," + fmt(c.training.min_delta)},
-          {"model.init", c.model.init}};
 }
 
 Trainer::Trainer(const config::Config& config, const TrainingData& data, const parallel::Communicator& comm)
@@ -114,7 +82,7 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
     std::tie(low, high) = flow::box_with_margin(data.min, data.max);
   }
   flow_->box()->set_box(low, high);
-  loss_ = parse_loss(t.loss);
+  loss_ = t.loss;
   if (!config.model.init.empty()) {
     // Fine-tuning: every parameter (box and constant included) from an existing weights file.
     const auto state = io::read_weights(config.model.init, "model.init");
@@ -129,12 +97,10 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
       throw ConfigError(label + ": " + e.what());
     }
   }
-  if (is_regression(loss_)) {
-    if (!config.model.constant) {
-      throw ConfigError("training.loss = \"" + t.loss +
-                        "\" fits log_prob + C to data.weights: set model.constant = true");
+  if (is_regression(loss_)) {  // model.constant is checked by config::validate
+    if (!data.train_weights.defined()) {
+      throw ConfigError("training.loss = \"" + std::string(config::name_of(t.loss)) + "\" needs data.weights");
     }
-    if (!data.train_weights.defined()) throw ConfigError("training.loss = \"" + t.loss + "\" needs data.weights");
     train_w_ = data.train_weights.to(flow_->dtype());
     validation_w_ = data.validation_weights.to(flow_->dtype());
     double mn = validation_w_.numel() ? validation_w_.min().item<double>() : INFINITY;
@@ -156,24 +122,15 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
     }
   }
   lr_ = t.learning_rate;
-  use_scheduler_ = t.lr_scheduler == "plateau";
+  use_scheduler_ = t.lr_scheduler == config::LrScheduler::kPlateau;
   scheduler_.options = {t.lr_factor, t.lr_patience, t.lr_threshold, t.lr_cooldown, t.min_lr};
   stopper_.patience = t.patience;
   stopper_.min_delta = t.min_delta;
   params_ = flow_->parameters();
-  backend_ = t.backend;
-  if (backend_ == "kokkos" && device_.is_cuda()) {
-    backend_ = "torch";
-    backend_note_ = "training.backend = \"kokkos\": the fused kernels of this build run on the CPU; training on cuda "
-                    "uses the LibTorch backend";
-  } else if (backend_ == "kokkos") {
-    try {
-      kernel_ = std::make_unique<kernels::KernelFlow>(*flow_);
-    } catch (const DomainError& e) {
-      backend_ = "torch";
-      backend_note_ = std::string(e.what()) + "; training uses the LibTorch backend";
-    }
-  }
+  auto backend = kernels::choose_backend(t.backend, *flow_, device_, "training.backend", "training");
+  backend_ = backend.used;
+  backend_note_ = std::move(backend.note);
+  kernel_ = std::move(backend.kernel);
   adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
   reducer_ = parallel::make_gradient_reducer(t.reducer, comm_, params_);
   gen_ = at::detail::createCPUGenerator(rank_seed(t.seed, comm_.rank()));
@@ -418,7 +375,7 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
     c.numbers["warned_outside"] = warned_outside_ ? 1 : 0;
     c.text["gwflow_version"] = kVersion;
     c.text["validation_metric"] = history_.validation_metric;
-    for (const auto& [k, v] : training_identity(config_)) c.text["config." + k] = v;
+    for (const auto& [k, v] : config::restart_identity(config_)) c.text["config." + k] = v;
     c.text["data.train"] = io::file_fingerprint(config_.data.train.file);
     if (!config_.data.validation.empty())
       c.text["data.validation"] = io::file_fingerprint(config_.data.validation.file);
@@ -434,9 +391,18 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
 
 void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
                       const std::function<void(const std::string&)>& message) {
-  for (const auto& [k, v] : training_identity(config_)) {
+  const auto identity = config::restart_identity(config_);
+  for (const auto& [k, v] : identity) {  // first whether it records every key, then the values
+    if (!c.text.count("config." + k)) {
+      auto version = c.text.find("gwflow_version");
+      throw ConfigError(source + ": the checkpoint does not record " + k + " (written by gwflow " +
+                        (version == c.text.end() ? std::string("< 0.1") : version->second) + "; gwflow " + kVersion +
+                        " records the restart identity one key at a time: continue that run with the gwflow that "
+                        "wrote it)");
+    }
+  }
+  for (const auto& [k, v] : identity) {
     auto it = c.text.find("config." + k);
-    if (it == c.text.end()) throw ConfigError(source + ": the checkpoint does not record " + k);
     if (it->second != v) {
       throw ConfigError("cannot restart from " + source + ": " + k + " is '" + v + "' now but was '" + it->second +
                         "' (start a fresh training in another output.dir)");

@@ -166,12 +166,12 @@ TEST(RegressionTraining, ConstantStartsAtTheQuantileAndApproachesLogZ) {
   c.model.n_layers = 2;
   c.model.hidden_features = {12, 12};
   c.model.constant = true;
-  c.training.loss = "ll_mse";
+  c.training.loss = config::Loss::kLlMse;
   c.training.iterations = 600;
   c.training.batch_size = 2000;
   c.training.learning_rate = 5e-3;
   c.training.validation_step = 50;
-  c.training.lr_scheduler = "plateau";
+  c.training.lr_scheduler = config::LrScheduler::kPlateau;
   auto td = train::load_training_data(c.data, world(), true);
   train::Trainer t(c, td, world());
   // Before training: C = torch.quantile(all training targets, 0.9).

@@ -42,7 +42,7 @@ TEST(Config, DefaultsAndValues) {
   EXPECT_EQ(c.training.iterations, 7);
   EXPECT_DOUBLE_EQ(c.training.learning_rate, 1.0);
   EXPECT_EQ(c.training.batch_size, 10000);
-  EXPECT_EQ(c.model.dtype, "float32");
+  EXPECT_EQ(c.model.dtype, Dtype::kFloat32);
   auto d = load_config(write_config("[model]\nn_layers = 4\nhidden_features = 8\n"));
   EXPECT_EQ(d.model.hidden_features, (std::vector<int64_t>(4, 8)));
 }
@@ -54,7 +54,7 @@ TEST(Config, OverridesTakeTomlValuesAndBareStrings) {
   EXPECT_EQ(c.training.iterations, 200);
   EXPECT_EQ(c.model.hidden_features, (std::vector<int64_t>{10, 5}));
   EXPECT_EQ(c.output.dir, "runs/b");
-  EXPECT_EQ(c.model.dtype, "float64");
+  EXPECT_EQ(c.model.dtype, Dtype::kFloat64);
   EXPECT_EQ(c.data.train.str(), "x.h5:/pts");
 }
 
@@ -75,6 +75,13 @@ TEST(Config, ErrorsNameKeyAndPosition) {
 
   e = error_of("[model]\ndtype = \"float16\"\n");
   EXPECT_NE(e.find("model.dtype"), std::string::npos) << e;
+
+  e = error_of("[training]\nloss = \"kl\"\n");
+  EXPECT_NE(e.find("c.toml:2:8: training.loss is \"kl\"; expected \"forward_KL\", \"ll_mse\" or \"weighted_ll_mse\""),
+            std::string::npos)
+      << e;
+  e = error_of("", {"training.reducer=gloo"});
+  EXPECT_NE(e.find("training.reducer is \"gloo\""), std::string::npos) << e;
 
   e = error_of("[data]\ntrain = \"nocolon.h5\"\n");
   EXPECT_NE(e.find("data.train"), std::string::npos) << e;
@@ -148,6 +155,130 @@ TEST(Config, ResolvedTomlReloadsToTheSameValues) {
   EXPECT_EQ(again.model.hidden_features, c.model.hidden_features);
   EXPECT_EQ(again.data.boundaries->high, c.data.boundaries->high);
   EXPECT_EQ(again.data.train.str(), "d.h5:/x");
+}
+
+// ---- the schema: every visitor sees every field ----
+
+int count_fields() {
+  int n = 0;
+  const Config defaults;
+  for_each_field(defaults, [&](const char*, const char*, const auto&, const Limits&, unsigned, const char*) { ++n; });
+  return n;
+}
+
+TEST(ConfigSchema, ResolvedTomlHoldsEveryFieldAndReloadsToItself) {
+  // Every optional field set, so none is left out of the resolved config.
+  const auto c = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\nweights = \"d.h5:/w\"\n"
+                                          "validation = \"v.h5:/x\"\nvalidation_weights = \"v.h5:/w\"\n"
+                                          "boundaries = [[0, 1], [2, 3]]\ncolumns = [\"a\", \"b\"]\n"
+                                          "[sample]\nboundaries = [[0], [1]]\n[logprob]\ninput = \"p.h5:/x\"\n"),
+                             {"model.init=w.zip", "training.loss=ll_mse", "model.constant=true",
+                              "training.lr_scheduler=plateau", "sample.dtype=float64", "logprob.backend=torch"});
+  const std::string text = to_toml(c);
+  int keys = 0;
+  for_each_field(c, [&](const char* section, const char* key, const auto&, const Limits&, unsigned, const char*) {
+    const auto at = text.find("[" + std::string(section) + "]");
+    ASSERT_NE(at, std::string::npos) << section;
+    const auto next = text.find("\n[", at + 1);
+    const auto body = text.substr(at, next == std::string::npos ? std::string::npos : next - at);
+    EXPECT_NE(body.find("\n" + std::string(key) + " = "), std::string::npos) << section << "." << key << "\n" << text;
+    ++keys;
+  });
+  EXPECT_EQ(keys, count_fields());
+  EXPECT_EQ(to_toml(load_config(write_config(text))), text);
+}
+
+TEST(ConfigSchema, RestartIdentityIsTheFlaggedFieldsAndFollowsTheirValues) {
+  // The keys a restart must keep (a pin: dropping a flag by mistake fails here).
+  const std::vector<std::string> expected = {"data.train",
+                                             "data.validation",
+                                             "data.validation_fraction",
+                                             "data.boundaries",
+                                             "model.hidden_features",
+                                             "model.constant",
+                                             "model.dtype",
+                                             "model.init",
+                                             "training.loss",
+                                             "training.batch_size",
+                                             "training.learning_rate",
+                                             "training.validation_step",
+                                             "training.seed",
+                                             "training.backend",
+                                             "training.lr_scheduler",
+                                             "training.lr_factor",
+                                             "training.lr_patience",
+                                             "training.lr_threshold",
+                                             "training.lr_cooldown",
+                                             "training.min_lr",
+                                             "training.early_stopping",
+                                             "training.patience",
+                                             "training.min_delta"};
+  const auto base = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n"));
+  const auto id = restart_identity(base);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : id) keys.push_back(k);
+  EXPECT_EQ(keys, expected);
+  // Changing one identity key changes exactly its entry; a key outside it changes none.
+  const std::vector<std::string> changes = {"data.train=e.h5:/x",
+                                            "data.validation=v.h5:/x",
+                                            "data.validation_fraction=0.2",
+                                            "data.boundaries=[[0],[1]]",
+                                            "model.hidden_features=6",
+                                            "model.constant=true",
+                                            "model.dtype=float64",
+                                            "model.init=w.zip",
+                                            "training.loss=ll_mse",
+                                            "training.batch_size=5",
+                                            "training.learning_rate=0.002",
+                                            "training.validation_step=3",
+                                            "training.seed=9",
+                                            "training.backend=torch",
+                                            "training.lr_scheduler=plateau",
+                                            "training.lr_factor=0.3",
+                                            "training.lr_patience=2",
+                                            "training.lr_threshold=0.1",
+                                            "training.lr_cooldown=1",
+                                            "training.min_lr=1e-6",
+                                            "training.early_stopping=true",
+                                            "training.patience=3",
+                                            "training.min_delta=0.5"};
+  ASSERT_EQ(changes.size(), expected.size());
+  for (size_t i = 0; i < changes.size(); ++i) {
+    std::vector<std::string> sets = {changes[i]};
+    if (changes[i] == "training.loss=ll_mse") sets.push_back("model.constant=true");
+    const auto other = restart_identity(load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n"), sets));
+    for (size_t j = 0; j < id.size(); ++j) {
+      const bool changed = other[j].second != id[j].second;
+      const bool expect = j == i || (changes[i] == "training.loss=ll_mse" && id[j].first == "model.constant");
+      EXPECT_EQ(changed, expect) << changes[i] << " -> " << id[j].first;
+    }
+  }
+  for (const char* outside : {"training.iterations=5", "training.threads=2", "output.dir=x", "sample.n=5"}) {
+    EXPECT_EQ(restart_identity(load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n"), {outside})), id) << outside;
+  }
+}
+
+TEST(ConfigSchema, ReferenceTableHasOneRowPerFieldWithItsDefault) {
+  const std::string table = reference_table();
+  int rows = 0;
+  for (size_t at = 0; (at = table.find("\n| `", at)) != std::string::npos; ++at) ++rows;
+  EXPECT_EQ(rows, count_fields());
+  EXPECT_NE(table.find("| `training.iterations` | `1000` |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| `model.dtype` | `\"float32\"` |"), std::string::npos) << table;
+  EXPECT_NE(table.find("one of \"float32\" or \"float64\""), std::string::npos);
+  EXPECT_NE(table.find("| `data.validation_fraction` | `0.1` |"), std::string::npos) << table;
+  EXPECT_NE(table.find("in (0, 1)"), std::string::npos);
+}
+
+TEST(ConfigSchema, ValidateChecksFieldsAgainstEachOther) {
+  auto e = error_of("", {"training.loss=weighted_ll_mse"});
+  EXPECT_NE(e.find("set model.constant = true"), std::string::npos) << e;
+  EXPECT_EQ(error_of("", {"training.loss=weighted_ll_mse", "model.constant=true"}), "");
+  Config c;
+  validate(c);
+  EXPECT_EQ(c.model.hidden_features, std::vector<int64_t>(3, 5));
+  c.model.n_layers = 2;
+  EXPECT_THROW(validate(c), ConfigError);
 }
 
 }  // namespace

@@ -11,15 +11,16 @@ namespace gwflow::parallel {
 namespace {
 
 TEST(Reducer, SelectionLogic) {
-  EXPECT_EQ(choose_reducer("auto", false, false), "mpi");
-  EXPECT_EQ(choose_reducer("auto", false, true), "mpi");
-  EXPECT_EQ(choose_reducer("auto", true, false), "mpi");
-  EXPECT_EQ(choose_reducer("auto", true, true), "nccl");
-  EXPECT_EQ(choose_reducer("mpi", true, true), "mpi");
-  EXPECT_EQ(choose_reducer("nccl", true, true), "nccl");
-  EXPECT_THROW(choose_reducer("nccl", true, false), ConfigError);
-  EXPECT_THROW(choose_reducer("nccl", false, true), ConfigError);
-  EXPECT_THROW(choose_reducer("gloo", false, true), ConfigError);
+  using config::Reducer;
+  EXPECT_EQ(choose_reducer(Reducer::kAuto, false, false), Reducer::kMpi);
+  EXPECT_EQ(choose_reducer(Reducer::kAuto, false, true), Reducer::kMpi);
+  EXPECT_EQ(choose_reducer(Reducer::kAuto, true, false), Reducer::kMpi);
+  EXPECT_EQ(choose_reducer(Reducer::kAuto, true, true), Reducer::kNccl);
+  EXPECT_EQ(choose_reducer(Reducer::kMpi, true, true), Reducer::kMpi);
+  EXPECT_EQ(choose_reducer(Reducer::kNccl, true, true), Reducer::kNccl);
+  EXPECT_THROW(choose_reducer(Reducer::kNccl, true, false), ConfigError);
+  EXPECT_THROW(choose_reducer(Reducer::kNccl, false, true), ConfigError);
+  EXPECT_FALSE(config::parse_choice<Reducer>("gloo"));  // and load_config names the key: config_test
 }
 
 TEST(Reducer, NcclIsBuiltAsConfigured) {
@@ -41,7 +42,7 @@ TEST(Reducer, NcclWithHostTensorsIsAClearError) {
     EXPECT_TRUE(what.find("CUDA") != std::string::npos || what.find("NCCL") != std::string::npos) << what;
   }
   // "auto" with host tensors picks MPI, which works.
-  auto r = make_gradient_reducer("auto", comm, {p});
+  auto r = make_gradient_reducer(config::Reducer::kAuto, comm, {p});
   EXPECT_EQ(r->name(), "mpi");
   p.mutable_grad() = torch::ones({3});
   r->allreduce();
@@ -50,10 +51,10 @@ TEST(Reducer, NcclWithHostTensorsIsAClearError) {
 
 TEST(Device, CudaWithoutCudaIsAClearError) {
   Communicator comm(MPI_COMM_SELF);
-  EXPECT_TRUE(select_device("cpu", "training.device", comm).is_cpu());
+  EXPECT_TRUE(select_device(config::Device::kCpu, "training.device", comm).is_cpu());
   if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is visible";
   try {
-    select_device("cuda", "training.device", comm);
+    select_device(config::Device::kCuda, "training.device", comm);
     FAIL() << "expected an error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("training.device = \"cuda\""), std::string::npos) << e.what();

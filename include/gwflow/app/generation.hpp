@@ -15,12 +15,12 @@ class KernelFlow;
 
 namespace gwflow::app {
 
-/// Reads a weights file into a flow of `dtype` ("float32" | "float64"); errors name the config
+/// Reads a weights file into a flow of `dtype`; errors name the config
 /// `key` the path came from and the file ("sample.weights = w.zip: ...").
-flow::Flow load_flow(const std::string& weights_path, const std::string& key, const std::string& dtype);
+flow::Flow load_flow(const std::string& weights_path, const std::string& key, config::Dtype dtype);
 /// The same for a state already read from `weights_path` (named in errors with `key`).
 flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights_path, const std::string& key,
-                     const std::string& dtype);
+                     config::Dtype dtype);
 
 /// What a sample or logprob file says about its columns: `columns` (data.columns; ConfigError
 /// naming the weights file when it does not have D names) and `variable_format` (mbank's, carried
@@ -33,7 +33,7 @@ void add_column_attributes(io::OutputAttributes& out, const config::Config& cfg,
 /// version, resolved config) as (name, value) pairs.
 std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
                                                             const std::string& weights_sha256, int64_t seed,
-                                                            const std::string& dtype, const config::Config& config);
+                                                            config::Dtype dtype, const config::Config& config);
 
 /// Rows laid out for LibTorch so that its results for a row do not depend on the block the row
 /// came in (single-threaded ranks): `rows` [count, ...], rows first_row .. first_row + count - 1

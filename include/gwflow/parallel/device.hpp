@@ -5,12 +5,13 @@
 
 #include <torch/types.h>
 
+#include "gwflow/config/choices.hpp"
 #include "gwflow/parallel/communicator.hpp"
 
 namespace gwflow::parallel {
 
-/// The device for `name`; ConfigError naming `key` when "cuda" is asked for and this LibTorch
-/// has no CUDA support or no GPU is visible.
-torch::Device select_device(const std::string& name, const std::string& key, const Communicator& comm);
+/// The torch device for `device`; ConfigError naming `key` when "cuda" is asked for and this
+/// LibTorch has no CUDA support or no GPU is visible.
+torch::Device select_device(config::Device device, const std::string& key, const Communicator& comm);
 
 }  // namespace gwflow::parallel

@@ -7,6 +7,7 @@
 
 #include <torch/types.h>
 
+#include "gwflow/config/choices.hpp"
 #include "gwflow/parallel/communicator.hpp"
 
 namespace gwflow::parallel {
@@ -54,13 +55,13 @@ class NcclGradientReducer : public GradientReducer {
   torch::Tensor flat_;
 };
 
-/// The reducer to use: `requested` is "auto" (NCCL when the parameters live on a CUDA device and
-/// NCCL is built, else MPI), "mpi" or "nccl". Throws ConfigError for "nccl" without NCCL or
-/// without CUDA tensors.
-std::string choose_reducer(const std::string& requested, bool cuda_tensors, bool nccl_available);
+/// The reducer to use (kMpi or kNccl): `requested` kAuto takes NCCL when the parameters live on a
+/// CUDA device and NCCL is built, else MPI. Throws ConfigError for kNccl without NCCL or without
+/// CUDA tensors.
+config::Reducer choose_reducer(config::Reducer requested, bool cuda_tensors, bool nccl_available);
 
 /// Collective: the reducer chosen by choose_reducer for `params`.
-std::unique_ptr<GradientReducer> make_gradient_reducer(const std::string& requested, const Communicator& comm,
+std::unique_ptr<GradientReducer> make_gradient_reducer(config::Reducer requested, const Communicator& comm,
                                                        std::vector<torch::Tensor> params);
 
 }  // namespace gwflow::parallel

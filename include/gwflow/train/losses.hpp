@@ -1,18 +1,14 @@
 #pragma once
 // The training losses of SPEC sec. 3 as per-row terms: the loss is their mean over the rows
 // with a finite log_prob (over all ranks).
-#include <string>
-
 #include <torch/types.h>
+
+#include "gwflow/config/choices.hpp"
 
 namespace gwflow::train {
 
-enum class Loss { kForwardKL, kLlMse, kWeightedLlMse };
-
-/// "forward_KL" | "ll_mse" | "weighted_ll_mse".
-Loss parse_loss(const std::string& name);
-/// True for the losses that fit a target log density (they need data.weights and the constant).
-bool is_regression(Loss loss);
+using config::is_regression;
+using config::Loss;
 
 /// Per-row terms [N]: forward_KL: -lp; ll_mse: (lp - w + C)^2;
 /// weighted_ll_mse: ((lp - w + C) sqrt(w - w_min))^2 with w_min the minimum of w over the whole

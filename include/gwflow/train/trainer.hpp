@@ -50,9 +50,6 @@ struct TrainCallbacks {
 /// distribution of mbank's direct draws at O(1) cost per draw.
 std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t seed);
 
-/// The config values a checkpoint must agree with to be continued: (key, value) pairs.
-std::vector<std::pair<std::string, std::string>> training_identity(const config::Config& config);
-
 /// How well log_prob + C reproduces the target on the validation set (regression losses).
 struct RegressionSummary {
   double constant = 0;       ///< C
@@ -86,7 +83,7 @@ class Trainer {
   flow::Flow flow() const { return flow_; }
   /// The backend that computes log_prob and gradients ("kokkos" or "torch") and, when it differs
   /// from training.backend, why (empty otherwise).
-  const std::string& backend() const { return backend_; }
+  std::string backend() const { return config::name_of(backend_); }
   const std::string& backend_note() const { return backend_note_; }
   /// The parameters to publish: the best model (lowest validation loss) when early stopping is
   /// on, else the current one.
@@ -117,7 +114,8 @@ class Trainer {
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
   std::unique_ptr<kernels::KernelFlow> kernel_;  // the fused kernels ("kokkos" backend)
-  std::string backend_, backend_note_;
+  config::Backend backend_ = config::Backend::kTorch;
+  std::string backend_note_;
   torch::Device device_{torch::kCPU};
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;
