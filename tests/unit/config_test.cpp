@@ -189,59 +189,43 @@ TEST(ConfigSchema, ResolvedTomlHoldsEveryFieldAndReloadsToItself) {
 }
 
 TEST(ConfigSchema, RestartIdentityIsTheFlaggedFieldsAndFollowsTheirValues) {
-  // The keys a restart must keep (a pin: dropping a flag by mistake fails here).
-  const std::vector<std::string> expected = {"data.train",
-                                             "data.validation",
-                                             "data.validation_fraction",
-                                             "data.boundaries",
-                                             "model.hidden_features",
-                                             "model.constant",
-                                             "model.dtype",
-                                             "model.init",
-                                             "training.loss",
-                                             "training.batch_size",
-                                             "training.learning_rate",
-                                             "training.validation_step",
-                                             "training.seed",
-                                             "training.backend",
-                                             "training.lr_scheduler",
-                                             "training.lr_factor",
-                                             "training.lr_patience",
-                                             "training.lr_threshold",
-                                             "training.lr_cooldown",
-                                             "training.min_lr",
-                                             "training.early_stopping",
-                                             "training.patience",
-                                             "training.min_delta"};
+  // The keys a restart must keep, in declaration order (a pin: dropping a flag by mistake fails
+  // here), each with a --set that changes it.
+  const std::vector<std::pair<std::string, std::string>> flagged = {
+      {"data.train", "data.train=e.h5:/x"},
+      {"data.validation", "data.validation=v.h5:/x"},
+      {"data.validation_fraction", "data.validation_fraction=0.2"},
+      {"data.boundaries", "data.boundaries=[[0],[1]]"},
+      {"model.hidden_features", "model.hidden_features=6"},
+      {"model.constant", "model.constant=true"},
+      {"model.dtype", "model.dtype=float64"},
+      {"model.init", "model.init=w.zip"},
+      {"training.loss", "training.loss=ll_mse"},
+      {"training.batch_size", "training.batch_size=5"},
+      {"training.learning_rate", "training.learning_rate=0.002"},
+      {"training.validation_step", "training.validation_step=3"},
+      {"training.seed", "training.seed=9"},
+      {"training.backend", "training.backend=torch"},
+      {"training.lr_scheduler", "training.lr_scheduler=plateau"},
+      {"training.lr_factor", "training.lr_factor=0.3"},
+      {"training.lr_patience", "training.lr_patience=2"},
+      {"training.lr_threshold", "training.lr_threshold=0.1"},
+      {"training.lr_cooldown", "training.lr_cooldown=1"},
+      {"training.min_lr", "training.min_lr=1e-6"},
+      {"training.early_stopping", "training.early_stopping=true"},
+      {"training.patience", "training.patience=3"},
+      {"training.min_delta", "training.min_delta=0.5"}};
+  std::vector<std::string> expected, changes;
+  for (const auto& [key, change] : flagged) {
+    expected.push_back(key);
+    changes.push_back(change);
+  }
   const auto base = load_config(write_config("[data]\ntrain = \"d.h5:/x\"\n"));
   const auto id = restart_identity(base);
   std::vector<std::string> keys;
   for (const auto& [k, v] : id) keys.push_back(k);
   EXPECT_EQ(keys, expected);
   // Changing one identity key changes exactly its entry; a key outside it changes none.
-  const std::vector<std::string> changes = {"data.train=e.h5:/x",
-                                            "data.validation=v.h5:/x",
-                                            "data.validation_fraction=0.2",
-                                            "data.boundaries=[[0],[1]]",
-                                            "model.hidden_features=6",
-                                            "model.constant=true",
-                                            "model.dtype=float64",
-                                            "model.init=w.zip",
-                                            "training.loss=ll_mse",
-                                            "training.batch_size=5",
-                                            "training.learning_rate=0.002",
-                                            "training.validation_step=3",
-                                            "training.seed=9",
-                                            "training.backend=torch",
-                                            "training.lr_scheduler=plateau",
-                                            "training.lr_factor=0.3",
-                                            "training.lr_patience=2",
-                                            "training.lr_threshold=0.1",
-                                            "training.lr_cooldown=1",
-                                            "training.min_lr=1e-6",
-                                            "training.early_stopping=true",
-                                            "training.patience=3",
-                                            "training.min_delta=0.5"};
   ASSERT_EQ(changes.size(), expected.size());
   for (size_t i = 0; i < changes.size(); ++i) {
     std::vector<std::string> sets = {changes[i]};
