@@ -28,7 +28,6 @@
 namespace gwflow::train {
 namespace {
 
-constexpr int64_t kEvalChunk = 65536;
 constexpr size_t kCheckpointsKept = 2;
 
 torch::Dtype dtype_of(config::Dtype dtype) {
@@ -158,8 +157,9 @@ void Trainer::validate(Progress& p) {
   double stats[4] = {0, 0, 0, 0};  // sum of loss terms, sum log N(z), finite rows, outside rows
   const bool regression = is_regression(loss_);
   auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, validation_.options());
-  for (int64_t off = 0; off < validation_.size(0); off += kEvalChunk) {
-    const int64_t rows = std::min(kEvalChunk, validation_.size(0) - off);
+  const int64_t chunk = config_.training.validation_batch_size;
+  for (int64_t off = 0; off < validation_.size(0); off += chunk) {
+    const int64_t rows = std::min(chunk, validation_.size(0) - off);
     auto x = validation_.narrow(0, off, rows);
     flow::TransformResult r;
     torch::Tensor lp;
@@ -220,8 +220,9 @@ RegressionSummary Trainer::regression_summary() {
   model->load_state_dict(output_state());
   out.constant = model->constant().item<double>();
   double stats[3] = {0, 0, 0};  // rows, sum r, sum r^2
-  for (int64_t off = 0; off < validation_.size(0); off += kEvalChunk) {
-    const int64_t rows = std::min(kEvalChunk, validation_.size(0) - off);
+  const int64_t chunk = config_.training.validation_batch_size;
+  for (int64_t off = 0; off < validation_.size(0); off += chunk) {
+    const int64_t rows = std::min(chunk, validation_.size(0) - off);
     auto lp = model->log_prob(validation_.narrow(0, off, rows)).to(torch::kFloat64);
     auto r = lp + out.constant - validation_w_.narrow(0, off, rows).to(torch::kFloat64);
     auto ok = torch::isfinite(r);

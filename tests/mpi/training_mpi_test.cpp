@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <limits>
 
 #include "gwflow/app/regression_data.hpp"
 #include "gwflow/app/seed_tutorial_data.hpp"
@@ -80,6 +81,27 @@ TEST(GradientReducer, SumsEveryRanksGradients) {
   r.allreduce();
   const double expected = world().size() * (world().size() + 1) / 2.0;
   EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3, 2}, expected, torch::kFloat64)));
+}
+
+TEST(DataParallelTraining, ValidationInSmallStepsGivesTheSameLoss) {
+  // training.validation_batch_size bounds the rows evaluated at once; the loss is the same sum
+  // taken in other pieces: equal up to float32 summation rounding (a few eps32 relative).
+  std::vector<std::vector<double>> losses;
+  for (int64_t step : {int64_t{65536}, int64_t{7}}) {
+    auto cfg = small_config(4000);
+    cfg.training.iterations = 30;
+    cfg.training.validation_batch_size = step;
+    auto td = train::load_training_data(cfg.data, world());
+    train::Trainer t(cfg, td, world());
+    t.run({});
+    losses.push_back(t.history().validation_loss);
+  }
+  ASSERT_EQ(losses[0].size(), 3u);
+  ASSERT_EQ(losses[1].size(), losses[0].size());
+  const double eps32 = std::numeric_limits<float>::epsilon();
+  for (size_t i = 0; i < losses[0].size(); ++i) {
+    EXPECT_NEAR(losses[1][i], losses[0][i], 64 * eps32 * std::abs(losses[0][i])) << "validation " << i;
+  }
 }
 
 TEST(DataParallelTraining, ParametersStayIdenticalOnAllRanks) {

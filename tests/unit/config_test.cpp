@@ -204,6 +204,7 @@ TEST(ConfigSchema, RestartIdentityIsTheFlaggedFieldsAndFollowsTheirValues) {
       {"training.batch_size", "training.batch_size=5"},
       {"training.learning_rate", "training.learning_rate=0.002"},
       {"training.validation_step", "training.validation_step=3"},
+      {"training.validation_batch_size", "training.validation_batch_size=100"},
       {"training.seed", "training.seed=9"},
       {"training.backend", "training.backend=torch"},
       {"training.lr_scheduler", "training.lr_scheduler=plateau"},

@@ -107,6 +107,7 @@ struct TrainingConfig {
   int64_t batch_size = 10000;
   double learning_rate = 1e-3;
   int64_t validation_step = 20;
+  int64_t validation_batch_size = 65536;
   int64_t seed = 0;
   Backend backend = Backend::kKokkos;
   int64_t checkpoint_every = 100;
@@ -133,6 +134,9 @@ struct TrainingConfig {
     v("batch_size", s.batch_size, at_least(0), kIdentity, "global batch over all ranks; 0 = the whole training set");
     v("learning_rate", s.learning_rate, above(0), kIdentity, "Adam");
     v("validation_step", s.validation_step, at_least(1), kIdentity, "validate at iterations 0, step, 2 step, ...");
+    v("validation_batch_size", s.validation_batch_size, between(1, kMaxBlock), kIdentity,
+      "validation rows per rank per evaluation step: bounds validation memory (the loss sums change in the last "
+      "bits with it)");
     v("seed", s.seed, at_least(0), kIdentity, "model initialisation and batch draws");
     v("backend", s.backend, kAnyValue, kIdentity,
       "`\"kokkos\"`: log_prob and every parameter gradient by the fused kernels (`forward_KL`: one fused "
