@@ -1,11 +1,8 @@
 // gwflow: thin driver. Sets up MPI/Kokkos/torch, parses the command line, dispatches, and turns
 // every error into one line on stderr and a non-zero exit code.
 #include <c10/util/Exception.h>
-#include <mpi.h>
 
-#include <chrono>
 #include <iostream>
-#include <thread>
 
 #include "gwflow/app/cli.hpp"
 #include "gwflow/app/commands.hpp"
@@ -22,31 +19,15 @@ namespace {
 /// a config or input error seen by all), rank 0 prints the message and all exit normally.
 /// A rank that failed alone prints its message with its rank and aborts the job, so that the
 /// other ranks do not wait forever in a collective.
-[[noreturn]] void fail(const std::string& raw_message, int code) {
+[[noreturn]] void fail(const gwflow::parallel::Communicator& world, const std::string& raw_message, int code) {
+  using gwflow::parallel::Environment;
   const std::string message = gwflow::app::one_line(raw_message);
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  bool all_failed = size == 1;
-  if (!all_failed) {
-    MPI_Request req;
-    MPI_Ibarrier(MPI_COMM_WORLD, &req);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    int done = 0;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    all_failed = done != 0;
+  if (world.size() == 1 || world.barrier_within(10.0)) {
+    if (world.is_root()) std::cerr << "gwflow: error: " << message << std::endl;
+    Environment::finalize_and_exit(code);
   }
-  if (all_failed) {
-    if (rank == 0) std::cerr << "gwflow: error: " << message << std::endl;
-    MPI_Finalize();
-    std::exit(code);
-  }
-  std::cerr << "gwflow: error: [rank " << rank << "] " << message << std::endl;
-  MPI_Abort(MPI_COMM_WORLD, code);
-  std::exit(code);
+  std::cerr << "gwflow: error: [rank " << world.rank() << "] " << message << std::endl;
+  Environment::abort(code);
 }
 
 }  // namespace
@@ -84,13 +65,13 @@ int main(int argc, char** argv) {
     if (cl.command == "import-dataset") return gwflow::app::run_import_dataset(cl, comm);
     throw gwflow::UsageError("unknown command '" + cl.command + "'");
   } catch (const gwflow::UsageError& e) {
-    fail(std::string(e.what()) + " (see gwflow --help)", 2);
+    fail(comm, std::string(e.what()) + " (see gwflow --help)", 2);
   } catch (const gwflow::Error& e) {
-    fail(e.what(), 1);
+    fail(comm, e.what(), 1);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    fail("internal tensor error: " + what.substr(0, what.find('\n')), 1);
+    fail(comm, "internal tensor error: " + what.substr(0, what.find('\n')), 1);
   } catch (const std::exception& e) {
-    fail(std::string("internal error: ") + e.what(), 1);
+    fail(comm, std::string("internal error: ") + e.what(), 1);
   }
 }

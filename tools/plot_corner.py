@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Corner plot of flow samples against data (mbank compare_probability_distribution, SPEC sec. 5).
+"""Corner plot of flow samples against data (mbank compare_probability_distribution, docs/training.md sec. 5).
 
 usage: plot_corner.py SAMPLES.h5[:/samples] DATA.h5:/x [--out corner.png] [--max-points 20000]
 Histograms (step) on the diagonal, scatter in the lower triangle, density contours in the upper.

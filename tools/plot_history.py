@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loss and validation-metric plots of a gwflow history.h5 (mbank plot_loss_functions, SPEC sec. 5).
+"""Loss and validation-metric plots of a gwflow history.h5 (mbank plot_loss_functions, docs/training.md sec. 5).
 
 usage: plot_history.py HISTORY.h5 [--out DIR]   -> DIR/loss.png, DIR/valmetric.png
 """

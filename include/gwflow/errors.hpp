@@ -1,5 +1,8 @@
 #pragma once
-// Typed exceptions used across gwflow. `main` catches them once, prints one line and exits 1.
+// Typed exceptions used across gwflow, one per thing the user must do: fix the config, fix the
+// input, change the data or model, retry on a healthy node, or report a bug. `main` catches them
+// once, prints one line and exits 1 (2 for usage errors). Standard-library exceptions are turned
+// into these where they can arise (module borders), so none reaches main untyped.
 #include <stdexcept>
 #include <string>
 
@@ -31,6 +34,18 @@ class DomainError : public Error {
 
 /// Non-finite values where finite ones are required (NaN loss, singular weight matrix, ...).
 class NumericsError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The machine or a system library failed (MPI, CUDA, NCCL): retry, or on another node.
+class SystemError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A broken internal invariant: a bug in gwflow (report it).
+class InternalError : public Error {
  public:
   using Error::Error;
 };

@@ -75,39 +75,4 @@ PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row) {
   return {out, lead};
 }
 
-namespace {
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-}  // namespace
-
-CommitClock::CommitClock(const parallel::Communicator& comm, double every_s)
-    : comm_(comm), every_(every_s), last_(now_s()) {}
-
-bool CommitClock::due() {
-  if (!comm_.is_root()) return false;
-  const double t = now_s();
-  if (t - last_ < every_) return false;
-  last_ = t;
-  return true;
-}
-
-RateReporter::RateReporter(const parallel::Communicator& comm, std::string what, int64_t total, int64_t start,
-                           double every_s)
-    : comm_(comm), what_(std::move(what)), total_(total), start_(start), every_(every_s), t0_(now_s()), last_(t0_) {}
-
-double RateReporter::elapsed() const { return now_s() - t0_; }
-
-void RateReporter::update(int64_t done) {
-  const double t = now_s();
-  if (!comm_.is_root() || t - last_ < every_ || done >= total_ || Log::verbosity() < 0) return;
-  last_ = t;
-  const double rate = (done - start_) / std::max(t - t0_, 1e-9);
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%s: %lld / %lld rows (%.1f %%), %.3g rows/s, ETA %s", what_.c_str(),
-                static_cast<long long>(done), static_cast<long long>(total_),
-                100.0 * done / std::max<int64_t>(total_, 1), rate,
-                format_seconds((total_ - done) / std::max(rate, 1e-9)).c_str());
-  std::printf("%s\n", buf);
-  std::fflush(stdout);
-}
-
 }  // namespace gwflow::app

@@ -77,7 +77,7 @@ int run_import_dataset(const CommandLine& cl, const parallel::Communicator& comm
   const int64_t dim = dim_option(cl);
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("import-dataset: --out FILE.h5 is required");
-  make_directories_collective(std::filesystem::path(out->second).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(out->second).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(out->second, io::OutputLock::beside(out->second), comm, lock_note);
   if (!lock_note.empty()) Log(comm).warn(lock_note);

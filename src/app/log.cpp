@@ -47,10 +47,8 @@ void Log::detail(const std::string& line) const {
 
 void print_run_header(const Log& log, const parallel::Communicator& comm, const std::string& command,
                       const std::string& backend, const std::string& resolved_config) {
-  char host[MPI_MAX_PROCESSOR_NAME] = {0};
-  int len = 0;
-  MPI_Get_processor_name(host, &len);
-  std::vector<uint8_t> mine(host, host + len);
+  const std::string host = parallel::Communicator::processor_name();
+  std::vector<uint8_t> mine(host.begin(), host.end());
   auto all = comm.gather_bytes(mine);
   std::set<std::string> nodes;
   for (const auto& h : all) nodes.insert(std::string(h.begin(), h.end()));

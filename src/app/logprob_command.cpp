@@ -5,6 +5,7 @@
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/generation.hpp"
 #include "gwflow/app/log.hpp"
+#include "gwflow/app/resumable_rounds.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
 #include "gwflow/io/atomic_file.hpp"
@@ -20,7 +21,14 @@
 namespace gwflow::app {
 namespace {
 
-enum Counter { kOutside = 0, kNaN = 1 };
+enum Counter { kOutside = 0, kNaN = 1 };  // io::Progress::counters
+
+/// What the ranks count in one round, summed over them in one allreduce.
+struct RoundCounts {
+  int64_t outside = 0;  ///< log_prob = -inf: on or outside the flow's box
+  int64_t nan = 0;      ///< log_prob = NaN: the point holds a NaN
+  RoundFlags flags;
+};
 
 }  // namespace
 
@@ -62,7 +70,7 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const std::unique_ptr<kernels::KernelFlow> kernel = std::move(backend.kernel);
   const std::string backend_name = config::name_of(backend.used);
   print_run_header(log, comm, "logprob", backend_name, config::to_toml(cfg));
-  make_directories_collective(std::filesystem::path(lc.out).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(lc.out).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(lc.out, io::OutputLock::beside(lc.out), comm, lock_note);  // held to the end
   if (!lock_note.empty()) log.warn(lock_note);
@@ -82,47 +90,28 @@ int run_logprob(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t block = lc.block_size, ranks = comm.size(), rank = comm.rank();
   log.info("logprob: " + std::to_string(n) + " points of " + lc.input.str() + " into " + lc.out + ", blocks of " +
            std::to_string(block) + " rows on " + std::to_string(ranks) + " rank(s), backend " + backend_name);
-  const char* kill_env = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
-  const int64_t kill_rows = kill_env ? std::atoll(kill_env) : -1;
-  const int64_t start = p.rows_done;
-  RateReporter reporter(comm, "logprob", n, p.rows_done);
-  CommitClock commit_due(comm);
-  int stop = 0;
-  while (p.rows_done < n) {
-    parallel::test_step_delay();
+  ResumableRounds rounds(comm, "logprob", n, [](const io::Progress& q) { return q.rows_done; });
+  auto logprob_round = [&](io::Progress& p, RoundFlags& flags) {
     const int64_t begin = std::min(n, p.rows_done + rank * block);
     const int64_t count = std::clamp<int64_t>(n - begin, 0, block);
     auto x = in.read_rows(lc.input.path, begin, count);
     torch::Tensor z;
     const torch::Tensor lp = log_prob_at(*flow, kernel.get(), x, begin, device, lc.noise ? &z : nullptr);
-    int64_t local[4] = {torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(),
-                        parallel::StopSignals::local() != 0 ? 1 : 0, commit_due.due() ? 1 : 0};
+    RoundCounts round{torch::isneginf(lp).sum().item<int64_t>(), torch::isnan(lp).sum().item<int64_t>(), flags};
     out.file().write_rows("/log_prob", begin, lp);
     if (lc.noise) out.file().write_rows("/z", begin, z);
-    comm.sum(local, 4);
-    p.counters[kOutside] += local[0];
-    p.counters[kNaN] += local[1];
+    comm.sum_fields<int64_t>(round);
+    p.counters[kOutside] += round.outside;
+    p.counters[kNaN] += round.nan;
     p.rows_done = std::min(n, p.rows_done + ranks * block);
     p.rows_written = p.rows_done;
-    if (kill_rows >= 0 && p.rows_done >= kill_rows && comm.is_root()) std::raise(SIGKILL);
-    if (local[3] > 0 || local[2] > 0 || p.rows_done >= n) out.commit(p);  // about once a second
-    reporter.update(p.rows_done);
-    if (local[2] > 0 && p.rows_done < n) {
-      stop = 1;
-      break;
-    }
-  }
-  const double secs = reporter.elapsed();
-  const double rss = peak_rss_mib(comm);
+    flags = round.flags;
+  };
+  const RoundsOutcome outcome = rounds.run(out, p, logprob_round);
+  if (outcome.stopped) return kExitStoppedBySignal;
+  const double secs = outcome.seconds, rss = outcome.peak_rss_mib;
+  const int64_t start = outcome.start;
   char buf[400];
-  if (stop) {
-    std::snprintf(
-        buf, sizeof buf,
-        "logprob: stopped by a signal at row %lld of %lld (progress saved in %s); run the same command again to finish",
-        static_cast<long long>(p.rows_done), static_cast<long long>(n), io::partial_path(lc.out).c_str());
-    log.summary(buf);
-    return kExitStoppedBySignal;
-  }
   out.finish();
   // (summary lines below are printed in quiet mode too)
   const int64_t done = n - start;

@@ -3,9 +3,10 @@
 
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/log.hpp"
-#include "gwflow/app/regression_data.hpp"
-#include "gwflow/app/seed_tutorial_data.hpp"
 #include "gwflow/errors.hpp"
+#include "gwflow/examples/regression_data.hpp"
+#include "gwflow/examples/seed_tutorial_data.hpp"
+#include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/output_lock.hpp"
 
 namespace gwflow::app {
@@ -39,15 +40,15 @@ int run_make_data(const CommandLine& cl, const parallel::Communicator& comm) {
   const int64_t seed = integer_option(cl, "--seed", 0);
   auto out = cl.options.find("--out");
   if (out == cl.options.end() || out->second.empty()) throw UsageError("make-data: --out FILE.h5 is required");
-  make_directories_collective(std::filesystem::path(out->second).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(out->second).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(out->second, io::OutputLock::beside(out->second), comm, lock_note);
   if (!lock_note.empty()) Log(comm).warn(lock_note);
   const auto t0 = std::chrono::steady_clock::now();
   if (generator == "seed-tutorial") {
-    write_seed_tutorial_data(out->second, n, static_cast<uint64_t>(seed), comm);
+    examples::write_seed_tutorial_data(out->second, n, static_cast<uint64_t>(seed), comm);
   } else {
-    write_regression_data(out->second, n, static_cast<uint64_t>(seed), comm);
+    examples::write_regression_data(out->second, n, static_cast<uint64_t>(seed), comm);
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Log(comm).info("make-data: wrote " + std::to_string(n) + " " + generator + " rows to " + out->second + " in " +

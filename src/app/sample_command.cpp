@@ -6,6 +6,7 @@
 #include "gwflow/app/commands.hpp"
 #include "gwflow/app/generation.hpp"
 #include "gwflow/app/log.hpp"
+#include "gwflow/app/resumable_rounds.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/generation_file.hpp"
@@ -22,14 +23,15 @@ namespace gwflow::app {
 namespace {
 
 // Progress counters stored in the file.
-enum Counter { kNonFinite = 0, kRejected = 1, kAccepted = 2 };
+enum Counter { kNonFinite = 0, kRejected = 1, kAccepted = 2 };  // io::Progress::counters
 
-/// Test-only fault injection: SIGKILL after writing the round that passes this many rows,
-/// before its progress is recorded (GWFLOW_TEST_KILL_AFTER_ROWS).
-int64_t kill_after_rows() {
-  const char* v = std::getenv("GWFLOW_TEST_KILL_AFTER_ROWS");
-  return v ? std::atoll(v) : -1;
-}
+/// What the ranks count in one round, summed over them in one allreduce.
+struct RoundCounts {
+  int64_t non_finite = 0;  ///< candidates without a density, or on or outside the flow's box
+  int64_t rejected = 0;    ///< outside sample.boundaries
+  int64_t accepted = 0;
+  RoundFlags flags;
+};
 
 std::string box_text(const config::Box& b) {
   std::ostringstream s;
@@ -75,7 +77,7 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
       config::name_of(sc.backend) + (bounded ? "; boundaries " + box_text(*sc.boundaries) : "") +
       "; density at the stored point, strictly inside the box"};
   print_run_header(log, comm, "sample", backend_name, config::to_toml(cfg));
-  make_directories_collective(std::filesystem::path(sc.out).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(sc.out).parent_path().string(), comm);
   std::string lock_note;
   const io::OutputLock lock(sc.out, io::OutputLock::beside(sc.out), comm, lock_note);  // held to the end
   if (!lock_note.empty()) log.warn(lock_note);
@@ -108,16 +110,11 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
   log.info("sample: " + std::to_string(sc.n) + " rows of D=" + std::to_string(dim) + " (" + dtype_name + ") from " +
            sc.weights + " into " + sc.out + ", blocks of " + std::to_string(block) + " rows on " +
            std::to_string(ranks) + " rank(s), backend " + backend_name + (bounded ? ", within sample.boundaries" : ""));
-  const int64_t kill_rows = kill_after_rows();
-  const int64_t start_written = p.rows_written;
-  RateReporter reporter(comm, "sample", sc.n, p.rows_written);
-  CommitClock commit_due(comm);
   auto z = torch::empty({block, dim}, torch::kFloat64);
   const torch::Tensor box_low = flow->box()->low().detach().to(torch::kCPU, flow->dtype());
   const torch::Tensor box_high = flow->box()->high().detach().to(torch::kCPU, flow->dtype());
-  int stop = 0;
-  while (p.rows_written < sc.n) {
-    parallel::test_step_delay();
+  ResumableRounds rounds(comm, "sample", sc.n, [](const io::Progress& q) { return q.rows_written; });
+  auto sample_round = [&](io::Progress& p, RoundFlags& flags) {
     // One round: rank r maps candidate rows [done + r B, done + (r + 1) B); the accepted ones
     // are written in candidate order, so the file does not depend on the number of ranks.
     const int64_t begin = p.rows_done + rank * block, count = block;
@@ -136,12 +133,13 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
     // Strictly inside the box, compared exactly in the stored dtype (the transform's own float32
     // arithmetic can give a point on the edge a finite density).
     auto inside = torch::isfinite(lp) & ((x > box_low) & (x < box_high)).all(1);
-    int64_t local[5] = {count - inside.sum().item<int64_t>(), 0, 0, parallel::StopSignals::local() != 0 ? 1 : 0,
-                        commit_due.due() ? 1 : 0};
+    RoundCounts round;
+    round.non_finite = count - inside.sum().item<int64_t>();
+    round.flags = flags;
     auto keep = inside;
     if (bounded) {
       keep = keep & ((x > low) & (x < high)).all(1);
-      local[1] = count - local[0] - keep.sum().item<int64_t>();
+      round.rejected = count - round.non_finite - keep.sum().item<int64_t>();
     }
     auto idx = keep.nonzero().squeeze(1);
     const int64_t accepted = idx.size(0);
@@ -159,17 +157,16 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
         kernel || same_places ? lp.index_select(0, idx_take) : log_prob_at(*flow, nullptr, x_take, offset, device);
     out.file().write_rows("/samples", offset, x_take);
     out.file().write_rows("/log_prob", offset, lp_take);
-    local[2] = accepted;
-    comm.sum(local, 5);
-    p.counters[kNonFinite] += local[0];
-    p.counters[kRejected] += local[1];
-    p.counters[kAccepted] += local[2];
-    p.rows_written = std::min(sc.n, p.rows_written + local[2]);
+    round.accepted = accepted;
+    comm.sum_fields<int64_t>(round);
+    p.counters[kNonFinite] += round.non_finite;
+    p.counters[kRejected] += round.rejected;
+    p.counters[kAccepted] += round.accepted;
+    p.rows_written = std::min(sc.n, p.rows_written + round.accepted);
     p.rows_done += ranks * block;
-    if (kill_rows >= 0 && p.rows_written >= kill_rows && comm.is_root()) std::raise(SIGKILL);
-    const bool last_round = p.rows_written >= sc.n || local[3] > 0;
-    if (local[4] > 0 || last_round) out.commit(p);  // a flush costs an fsync: about once a second
-    reporter.update(p.rows_written);
+    flags = round.flags;
+  };
+  auto give_up = [&](const io::Progress& p) {
     if (p.rows_written < sc.n) {
       const std::string where = bounded ? "sample.boundaries" : "the flow's box";
       if (p.rows_done >= 1000000 && p.rows_written == 0) {
@@ -183,23 +180,12 @@ int run_sample(const CommandLine& cl, const parallel::Communicator& comm) {
             (bounded ? "the box is too small for this flow" : "the flow's samples pile up on its box's edge"));
       }
     }
-    if (local[3] > 0 && p.rows_written < sc.n) {
-      stop = 1;
-      break;
-    }
-  }
-  const double secs = reporter.elapsed();
-  const double rss = peak_rss_mib(comm);
-  const int64_t written = p.rows_written - start_written;
+  };
+  const RoundsOutcome outcome = rounds.run(out, p, sample_round, give_up);
+  if (outcome.stopped) return kExitStoppedBySignal;
+  const double secs = outcome.seconds, rss = outcome.peak_rss_mib;
+  const int64_t written = p.rows_written - outcome.start;
   char buf[400];
-  if (stop) {
-    std::snprintf(
-        buf, sizeof buf,
-        "sample: stopped by a signal at %lld of %lld rows (progress saved in %s); run the same command again to finish",
-        static_cast<long long>(p.rows_written), static_cast<long long>(sc.n), io::partial_path(sc.out).c_str());
-    log.summary(buf);
-    return kExitStoppedBySignal;
-  }
   out.finish();
   // (summary lines below are printed in quiet mode too)
   std::snprintf(buf, sizeof buf,

@@ -60,7 +60,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   int dir_exists = comm.is_root() && std::filesystem::is_directory(dir) ? 1 : 0;
   comm.broadcast(dir_exists);
   if (dir_exists || !cl.options.count("--restart")) {
-    make_directories_collective(dir, comm);
+    io::make_directories(dir, comm);
     std::string lock_note;
     lock = std::make_unique<io::OutputLock>(dir, dir + "/gwflow.lock", comm, lock_note);
     if (!lock_note.empty()) log.warn(lock_note);
@@ -116,7 +116,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
   }
   // Only now, once the data, the device and a requested restart are known to be good: a run that
   // fails on its input leaves no empty output folder behind.
-  make_directories_collective(dir, comm);
+  io::make_directories(dir, comm);
   const int64_t start_iteration = trainer.iterations_done();
 
   train::TrainCallbacks cb;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "gwflow/errors.hpp"
+#include "gwflow/parallel/root_task.hpp"
 
 namespace gwflow::io {
 namespace {
@@ -93,6 +94,10 @@ void make_directories(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(dir + ": cannot create the directory (" + ec.message() + ")");
+}
+
+void make_directories(const std::string& dir, const parallel::Communicator& comm) {
+  parallel::run_on_root(comm, [&] { make_directories(dir); });
 }
 
 }  // namespace gwflow::io

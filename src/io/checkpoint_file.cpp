@@ -93,21 +93,10 @@ CheckpointContent read_checkpoint_file(const std::string& path) {
     for (std::string name; std::getline(order, name);) {
       if (!name.empty()) c.tensors.emplace_back(name, f.read_tensor("/tensors/" + name));
     }
-    const hid_t root = H5Oopen(f.id(), "/", H5P_DEFAULT);
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    H5Oget_info3(root, &info, H5O_INFO_NUM_ATTRS);
-#else
-    H5Oget_info2(root, &info, H5O_INFO_NUM_ATTRS);
-#endif
-    for (hsize_t i = 0; i < info.num_attrs; ++i) {
-      char name[512];
-      H5Aget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-      const std::string n = name;
+    for (const std::string& n : f.attribute_names("/")) {
       if (n.rfind("text:", 0) == 0) c.text[n.substr(5)] = f.read_string_attribute("/", n);
       if (n.rfind("number:", 0) == 0) c.numbers[n.substr(7)] = f.read_double_attribute("/", n);
     }
-    H5Oclose(root);
     // Checkpoints written before the checksum existed have none; every newer one is verified.
     std::string stored;
     try {

@@ -12,26 +12,39 @@
 namespace gwflow::io {
 namespace {
 
-herr_t collect_error(unsigned n, const H5E_error2_t* err, void* data) {
-  auto* msg = static_cast<std::string*>(data);
-  if (n == 0 && err->desc) *msg = err->desc;  // the innermost, most specific description
-  return 0;
-}
-
-std::string hdf5_message() {
-  std::string msg;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &msg);
-  H5Eclear2(H5E_DEFAULT);
-  if (msg.empty()) return "HDF5 call failed";
-  // A failed system call: "file write failed: time = <date>\n, filename = ..., errno = 28, error
-  // message = '...', ..." becomes "file write failed: No space left on device (errno 28)".
+/// A failed system call, "file write failed: time = <date>\n, filename = ..., errno = 28, error
+/// message = '...', ...", as "file write failed: No space left on device (errno 28)".
+std::string readable(std::string msg) {
   const auto at = msg.find("errno = ");
   if (at != std::string::npos) {
     const int err = std::atoi(msg.c_str() + at + 8);
     const auto colon = msg.find(':');
     if (err > 0)
-      return msg.substr(0, std::min(colon, at)) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
+      msg = msg.substr(0, std::min(colon, at)) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
   }
+  for (char& ch : msg) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  return msg;
+}
+
+herr_t collect_error(unsigned /*n*/, const H5E_error2_t* err, void* data) {
+  auto* stack = static_cast<std::vector<std::string>*>(data);
+  if (err->desc && *err->desc) {
+    std::string msg = readable(err->desc);
+    if (std::find(stack->begin(), stack->end(), msg) == stack->end()) stack->push_back(std::move(msg));
+  }
+  return 0;
+}
+
+/// The whole error stack, innermost first, on one line.
+std::string hdf5_message() {
+  std::vector<std::string> stack;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &stack);
+  H5Eclear2(H5E_DEFAULT);
+  if (stack.empty()) return "HDF5 call failed";
+  std::string msg;
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it) msg += (msg.empty() ? "" : "; ") + *it;
   return msg;
 }
 
@@ -49,10 +62,10 @@ Handle select_rows(const Handle& space, int rank, int64_t offset, int64_t count,
   if (count > 0) {
     h5_check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), where);
   } else {
-    H5Sselect_none(space.get());
+    h5_check(H5Sselect_none(space.get()), where);
   }
   Handle mem(h5_check(H5Screate_simple(rank, block, nullptr), where));
-  if (count == 0) H5Sselect_none(mem.get());
+  if (count == 0) h5_check(H5Sselect_none(mem.get()), where);
   return mem;
 }
 
@@ -165,22 +178,22 @@ Handle File::open_dataset(const std::string& dataset) const {
 std::vector<int64_t> File::dims(const std::string& dataset) const {
   Handle d = open_dataset(dataset);
   Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const int rank = static_cast<int>(h5_check(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims"));
   std::vector<hsize_t> h(std::max(rank, 0));
-  H5Sget_simple_extent_dims(space.get(), h.data(), nullptr);
+  h5_check(H5Sget_simple_extent_dims(space.get(), h.data(), nullptr), "H5Sget_simple_extent_dims");
   return std::vector<int64_t>(h.begin(), h.end());
 }
 
 torch::Tensor File::read_rows(const std::string& dataset, int64_t offset, int64_t count) const {
   Handle d = open_dataset(dataset);
   Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const int rank = static_cast<int>(h5_check(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims"));
   if (rank != 1 && rank != 2) throw IoError(where(dataset) + ": expected a 1-D or 2-D dataset");
   Handle type(h5_check(H5Dget_type(d.get()), where(dataset)));
   const H5T_class_t cls = H5Tget_class(type.get());
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw IoError(where(dataset) + ": not a numeric dataset");
   hsize_t dims[2] = {0, 1};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  h5_check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
   if (offset < 0 || count < 0 || static_cast<hsize_t>(offset + count) > dims[0]) {
     throw IoError(where(dataset) + ": rows [" + std::to_string(offset) + ", " + std::to_string(offset + count) +
                   ") are outside its " + std::to_string(dims[0]) + " rows");
@@ -210,7 +223,7 @@ void File::create_dataset(const std::string& dataset, const std::vector<int64_t>
     h5_check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), where(dataset));
   }
   Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  h5_check(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
   const hid_t file_type =
       dtype == torch::kFloat64 ? H5T_IEEE_F64LE : (dtype == torch::kInt64 ? H5T_STD_I64LE : H5T_IEEE_F32LE);
   Handle d(
@@ -221,9 +234,9 @@ void File::create_dataset(const std::string& dataset, const std::vector<int64_t>
 void File::write_rows(const std::string& dataset, int64_t offset, const torch::Tensor& rows) {
   Handle d = open_dataset(dataset);
   Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const int rank = static_cast<int>(h5_check(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims"));
   hsize_t dims[2] = {0, 1};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  h5_check(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
   auto data = rows.detach().cpu().contiguous();
   if (data.scalar_type() != torch::kFloat64 && data.scalar_type() != torch::kFloat32 &&
       data.scalar_type() != torch::kInt64) {
@@ -265,7 +278,7 @@ void File::write_tensor(const std::string& dataset, const torch::Tensor& t) {
   std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
   Handle space(h5_check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where(dataset)));
   Handle lcpl(h5_check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  h5_check(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
   Handle d(h5_check(
       H5Dcreate2(handle_.get(), dataset.c_str(), types.file, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
       where(dataset) + ": cannot create the dataset"));
@@ -278,9 +291,9 @@ void File::write_tensor(const std::string& dataset, const torch::Tensor& t) {
 torch::Tensor File::read_tensor(const std::string& dataset) const {
   Handle d = open_dataset(dataset);
   Handle space(h5_check(H5Dget_space(d.get()), where(dataset)));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const int rank = static_cast<int>(h5_check(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims"));
   std::vector<hsize_t> h(std::max(rank, 0));
-  H5Sget_simple_extent_dims(space.get(), h.data(), nullptr);
+  h5_check(H5Sget_simple_extent_dims(space.get(), h.data(), nullptr), "H5Sget_simple_extent_dims");
   Handle type(h5_check(H5Dget_type(d.get()), where(dataset)));
   torch::Dtype dtype;
   const size_t size = H5Tget_size(type.get());
@@ -310,60 +323,49 @@ Handle File::attribute_target(const std::string& object) const {
   return Handle(h5_check(id, where(object) + ": cannot open for attributes"));
 }
 
-void File::write_attribute(const std::string& object, const std::string& name, const std::string& value) {
-  // Variable-length UTF-8, which h5py reads as str (a fixed-length string reads as bytes).
-  Handle obj = attribute_target(object);
+Handle utf8_string_type() {
   Handle type(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
   h5_check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
   h5_check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
-  if (H5Aexists(obj.get(), name.c_str()) > 0) {
-    h5_check(H5Adelete(obj.get(), name.c_str()), where(object) + ": attribute " + name);
-  }
-  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       where(object) + ": attribute " + name));
-  const char* text = value.c_str();
-  h5_check(H5Awrite(attr.get(), type.get(), &text), where(object) + ": attribute " + name);
+  return type;
 }
 
-void File::write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+void File::put_attribute(const std::string& object, const std::string& name, hid_t file_type, hid_t mem_type,
+                         int64_t count, const void* data) {
+  const std::string what = where(object) + ": attribute " + name;
   Handle obj = attribute_target(object);
-  Handle type(h5_check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
-  h5_check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
-  h5_check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-  const hsize_t n = values.size();
-  Handle space(h5_check(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
-  if (H5Aexists(obj.get(), name.c_str()) > 0) {
-    h5_check(H5Adelete(obj.get(), name.c_str()), where(object) + ": attribute " + name);
+  const hsize_t n = count < 0 ? 1 : static_cast<hsize_t>(count);
+  Handle space(h5_check(count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), what));
+  if (h5_check(H5Aexists(obj.get(), name.c_str()), what) > 0) h5_check(H5Adelete(obj.get(), name.c_str()), what);
+  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), what));
+  if (n > 0) h5_check(H5Awrite(attr.get(), mem_type, data), what);
+}
+
+std::vector<std::string> File::attribute_names(const std::string& object) const {
+  const std::string what = where(object) + ": attribute names";
+  Handle obj = attribute_target(object);
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  h5_check(H5Oget_info3(obj.get(), &info, H5O_INFO_NUM_ATTRS), what);
+#else
+  h5_check(H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS), what);
+#endif
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    const ssize_t size =
+        h5_check(H5Aget_name_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT), what);
+    std::string name(static_cast<size_t>(size) + 1, '\0');
+    h5_check(H5Aget_name_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT),
+             what);
+    name.resize(static_cast<size_t>(size));
+    names.push_back(std::move(name));
   }
-  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       where(object) + ": attribute " + name));
-  std::vector<const char*> text;
-  for (const auto& v : values) text.push_back(v.c_str());
-  if (!text.empty()) h5_check(H5Awrite(attr.get(), type.get(), text.data()), where(object) + ": attribute " + name);
+  return names;
 }
 
 bool File::has_attribute(const std::string& object, const std::string& name) const {
   Handle obj = attribute_target(object);
   return h5_check(H5Aexists(obj.get(), name.c_str()), where(object) + ": attribute " + name) > 0;
-}
-
-void File::write_attribute(const std::string& object, const std::string& name, double value) {
-  Handle obj = attribute_target(object);
-  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
-  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
-  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       where(object) + ": attribute " + name));
-  h5_check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), where(object) + ": attribute " + name);
-}
-
-void File::write_attribute(const std::string& object, const std::string& name, int64_t value) {
-  Handle obj = attribute_target(object);
-  Handle space(h5_check(H5Screate(H5S_SCALAR), "H5Screate"));
-  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
-  Handle attr(h5_check(H5Acreate2(obj.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       where(object) + ": attribute " + name));
-  h5_check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), where(object) + ": attribute " + name);
 }
 
 std::string File::read_string_attribute(const std::string& object, const std::string& name) const {

@@ -103,7 +103,7 @@ void KernelFlow::update() {
     }
     off += m;
   }
-  if (off != n) throw std::logic_error("kernels: parameter count mismatch");
+  if (off != n) throw InternalError("kernels: parameter count mismatch");
   try {
     if (f64_) {
       f64_->set_parameters(canonical_.data());

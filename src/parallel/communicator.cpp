@@ -1,5 +1,10 @@
 #include "gwflow/parallel/communicator.hpp"
 
+#include "gwflow/errors.hpp"
+
+#include <chrono>
+#include <thread>
+
 #include <limits>
 #include <stdexcept>
 
@@ -18,7 +23,7 @@ template <typename T> void chunked_allreduce(T* data, int64_t count, MPI_Datatyp
 }  // namespace
 
 Communicator::Communicator(MPI_Comm parent) {
-  if (MPI_Comm_dup(parent, &comm_) != MPI_SUCCESS) throw std::runtime_error("MPI_Comm_dup failed");
+  if (MPI_Comm_dup(parent, &comm_) != MPI_SUCCESS) throw SystemError("MPI_Comm_dup failed");
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
 }
@@ -83,5 +88,24 @@ std::vector<std::vector<uint8_t>> Communicator::gather_bytes(const std::vector<u
 }
 
 void Communicator::barrier() const { MPI_Barrier(comm_); }
+
+bool Communicator::barrier_within(double seconds) const {
+  MPI_Request req;
+  MPI_Ibarrier(comm_, &req);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int done = 0;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done != 0;
+}
+
+std::string Communicator::processor_name() {
+  char host[MPI_MAX_PROCESSOR_NAME] = {0};
+  int len = 0;
+  MPI_Get_processor_name(host, &len);
+  return std::string(host, static_cast<size_t>(len));
+}
 
 }  // namespace gwflow::parallel

@@ -54,4 +54,12 @@ void Environment::abort(int code) {
   std::exit(code);
 }
 
+void Environment::finalize_and_exit(int code) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Finalize();
+  std::exit(code);
+}
+
 }  // namespace gwflow::parallel

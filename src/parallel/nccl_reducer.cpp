@@ -24,7 +24,7 @@ struct NcclGradientReducer::State {
 
 namespace {
 void nccl_check(ncclResult_t r, const char* what) {
-  if (r != ncclSuccess) throw NumericsError(std::string("NCCL ") + what + " failed: " + ncclGetErrorString(r));
+  if (r != ncclSuccess) throw SystemError(std::string("NCCL ") + what + " failed: " + ncclGetErrorString(r));
 }
 }  // namespace
 
@@ -40,7 +40,7 @@ NcclGradientReducer::NcclGradientReducer(const Communicator& comm, std::vector<t
   int ok = 1;
   if (comm.is_root()) ok = ncclGetUniqueId(&id) == ncclSuccess ? 1 : 0;
   comm.broadcast(ok);
-  if (!ok) throw NumericsError("NCCL ncclGetUniqueId failed");
+  if (!ok) throw SystemError("NCCL ncclGetUniqueId failed");
   MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm.get());
   nccl_check(ncclCommInitRank(&state_->comm, comm.size(), id, comm.rank()), "ncclCommInitRank");
   int64_t n = 0;
@@ -68,7 +68,7 @@ void NcclGradientReducer::allreduce() {
                            state_->comm, stream),
              "ncclAllReduce");
   // Waits, so that a failed collective surfaces here rather than in a later, unrelated call.
-  if (cudaStreamSynchronize(stream) != cudaSuccess) throw NumericsError("CUDA stream synchronisation failed");
+  if (cudaStreamSynchronize(stream) != cudaSuccess) throw SystemError("CUDA stream synchronisation failed");
   scatter_gradients(params_, flat_);
 }
 

@@ -8,7 +8,7 @@
 namespace gwflow::parallel {
 
 void run_on_root(const Communicator& comm, const std::function<void()>& task) {
-  enum Kind { kOk, kConfig, kIo, kDomain, kNumerics, kUsage };
+  enum Kind { kOk, kConfig, kIo, kDomain, kNumerics, kUsage, kSystem, kInternal };
   int kind = kOk;
   std::string message;
   if (comm.is_root()) {
@@ -20,6 +20,8 @@ void run_on_root(const Communicator& comm, const std::function<void()>& task) {
              : dynamic_cast<const ConfigError*>(&e)   ? kConfig
              : dynamic_cast<const DomainError*>(&e)   ? kDomain
              : dynamic_cast<const NumericsError*>(&e) ? kNumerics
+             : dynamic_cast<const SystemError*>(&e)   ? kSystem
+             : dynamic_cast<const InternalError*>(&e) ? kInternal
                                                       : kIo;
     }
   }
@@ -31,6 +33,8 @@ void run_on_root(const Communicator& comm, const std::function<void()>& task) {
   case kConfig: throw ConfigError(message);
   case kDomain: throw DomainError(message);
   case kNumerics: throw NumericsError(message);
+  case kSystem: throw SystemError(message);
+  case kInternal: throw InternalError(message);
   default: throw IoError(message);
   }
 }

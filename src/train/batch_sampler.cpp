@@ -1,5 +1,7 @@
 #include "gwflow/train/batch_sampler.hpp"
 
+#include "gwflow/errors.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <mutex>
@@ -50,7 +52,7 @@ template <typename T> void gather(const T* src, int64_t d, const std::vector<int
 }  // namespace
 
 BatchSampler::BatchSampler(int64_t n, int64_t batch) {
-  if (batch < 0 || batch > n) throw std::invalid_argument("BatchSampler: need 0 <= batch <= n");
+  if (batch < 0 || batch > n) throw InternalError("BatchSampler: need 0 <= batch <= n");
   perm_.resize(static_cast<size_t>(n));
   std::iota(perm_.begin(), perm_.end(), int64_t{0});
   swap_.resize(static_cast<size_t>(batch));

@@ -1,5 +1,7 @@
 #include "gwflow/train/early_stopper.hpp"
 
+#include "gwflow/train/state_archive.hpp"
+
 #include <cmath>
 
 namespace gwflow::train {
@@ -15,6 +17,11 @@ EarlyStopper::Verdict EarlyStopper::step(double loss) {
     if (++counter >= patience) return Verdict::kStop;
   }
   return Verdict::kContinue;
+}
+
+void EarlyStopper::archive(StateArchive& a) {
+  a.integer("stopper.counter", counter);
+  a.number("stopper.best", best);
 }
 
 }  // namespace gwflow::train

@@ -1,5 +1,7 @@
 #include "gwflow/train/fused_adam.hpp"
 
+#include "gwflow/errors.hpp"
+
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -65,7 +67,7 @@ void fused_adam_step(torch::optim::Adam& adam) {
       auto g = p.grad().contiguous();
       if (!p.is_contiguous() || !p.device().is_cpu() || !st.exp_avg().is_contiguous() ||
           !st.exp_avg_sq().is_contiguous() || g.scalar_type() != p.scalar_type()) {
-        throw std::logic_error("fused_adam_step: expected contiguous CPU parameters and state");
+        throw InternalError("fused_adam_step: expected contiguous CPU parameters and state");
       }
       if (p.scalar_type() == torch::kFloat64) {
         update(p.data_ptr<double>(), g.data_ptr<double>(), st.exp_avg().data_ptr<double>(),

@@ -1,5 +1,7 @@
 #include "gwflow/train/history.hpp"
 
+#include "gwflow/train/state_archive.hpp"
+
 #include <filesystem>
 
 #include "gwflow/errors.hpp"
@@ -51,6 +53,17 @@ History load_history(const std::string& path) {
   h.valmetric_std = f.read_double_attribute("/", "valmetric_std");
   h.validation_metric = f.read_string_attribute("/", "validation_metric");
   return h;
+}
+
+void History::archive(StateArchive& a) {
+  a.series("history.train_loss", train_loss);
+  a.series("history.validation_loss", validation_loss);
+  a.series("history.valmetric_value", valmetric_value);
+  a.series("history.validation_iteration", validation_iteration);
+  a.series("history.learning_rate", learning_rate);
+  a.number("valmetric_mean", valmetric_mean);
+  a.number("valmetric_std", valmetric_std);
+  a.text("validation_metric", validation_metric);
 }
 
 }  // namespace gwflow::train

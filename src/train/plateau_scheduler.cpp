@@ -1,5 +1,7 @@
 #include "gwflow/train/plateau_scheduler.hpp"
 
+#include "gwflow/train/state_archive.hpp"
+
 #include <algorithm>
 
 namespace gwflow::train {
@@ -23,6 +25,12 @@ double PlateauScheduler::step(double loss, double lr) {
     num_bad_epochs = 0;
   }
   return lr;
+}
+
+void PlateauScheduler::archive(StateArchive& a) {
+  a.number("scheduler.best", best);
+  a.integer("scheduler.num_bad_epochs", num_bad_epochs);
+  a.integer("scheduler.cooldown_counter", cooldown_counter);
 }
 
 }  // namespace gwflow::train

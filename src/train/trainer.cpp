@@ -22,7 +22,9 @@
 #include "gwflow/parallel/root_task.hpp"
 #include "gwflow/parallel/signals.hpp"
 #include "gwflow/train/fused_adam.hpp"
+#include "gwflow/train/gradient_backend.hpp"
 #include "gwflow/train/quantile.hpp"
+#include "gwflow/train/state_archive.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::train {
@@ -36,15 +38,6 @@ torch::Dtype dtype_of(config::Dtype dtype) {
 
 uint64_t rank_seed(int64_t seed, int rank) {
   return static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(rank) + 1;
-}
-
-torch::Tensor vec_tensor(const std::vector<double>& v) {
-  return torch::tensor(v, torch::kFloat64).reshape({static_cast<int64_t>(v.size())});
-}
-
-std::vector<double> tensor_vec(const torch::Tensor& t) {
-  auto d = t.to(torch::kFloat64).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
 }  // namespace
@@ -129,8 +122,8 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
   auto backend = kernels::choose_backend(t.backend, *flow_, device_, "training.backend", "training");
   backend_ = backend.used;
   backend_note_ = std::move(backend.note);
-  kernel_ = std::move(backend.kernel);
   adam_ = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(t.learning_rate));
+  gradient_ = make_gradient_backend(std::move(backend.kernel), *flow_, loss_, *adam_);
   reducer_ = parallel::make_gradient_reducer(t.reducer, comm_, params_);
   gen_ = at::detail::createCPUGenerator(rank_seed(t.seed, comm_.rank()));
   train_ = data.train.to(device_, flow_->dtype());
@@ -145,43 +138,33 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 
 Trainer::~Trainer() = default;
 
-std::pair<torch::Tensor, torch::Tensor> Trainer::terms(const torch::Tensor& x, const torch::Tensor& w, double w_min) {
-  auto lp = kernel_ ? kernel_->log_prob_with_grad(x) : flow_->log_prob(x);
-  auto ok = torch::isfinite(lp);
-  auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, lp.options());
-  return {loss_terms(loss_, lp, w, c, w_min).masked_select(ok), ok};
-}
-
 void Trainer::validate(Progress& p) {
   torch::NoGradGuard no_grad;
-  double stats[4] = {0, 0, 0, 0};  // sum of loss terms, sum log N(z), finite rows, outside rows
+  struct Sums {                             // over this rank's validation rows, then over the ranks
+    double loss_terms = 0, log_normal = 0;  // the loss terms and log N(z) of the rows with a finite log_prob
+    double finite_rows = 0, outside_rows = 0;
+  } sums;
   const bool regression = is_regression(loss_);
   auto c = flow_->constant().defined() ? flow_->constant() : torch::zeros({1}, validation_.options());
   const int64_t chunk = config_.training.validation_batch_size;
   for (int64_t off = 0; off < validation_.size(0); off += chunk) {
     const int64_t rows = std::min(chunk, validation_.size(0) - off);
     auto x = validation_.narrow(0, off, rows);
-    flow::TransformResult r;
-    torch::Tensor lp;
-    if (kernel_) {
-      lp = kernel_->log_prob(x, &r.outputs);
-    } else {
-      r = flow_->forward(x);
-      lp = flow::standard_normal_log_prob(r.outputs) + r.logabsdet;
-    }
+    torch::Tensor z;
+    const torch::Tensor lp = gradient_->log_prob(x, &z);
     auto ok = torch::isfinite(lp);
     auto w = regression ? validation_w_.narrow(0, off, rows) : torch::Tensor();
-    stats[0] += loss_terms(loss_, lp, w, c, validation_w_min_).masked_select(ok).sum().item<double>();
-    stats[1] += flow::standard_normal_log_prob(r.outputs.index({ok})).sum().item<double>();
+    sums.loss_terms += loss_terms(loss_, lp, w, c, validation_w_min_).masked_select(ok).sum().item<double>();
+    sums.log_normal += flow::standard_normal_log_prob(z.index({ok})).sum().item<double>();
     const int64_t n_ok = ok.sum().item<int64_t>();
-    stats[2] += static_cast<double>(n_ok);
-    stats[3] += static_cast<double>(x.size(0) - n_ok);
+    sums.finite_rows += static_cast<double>(n_ok);
+    sums.outside_rows += static_cast<double>(x.size(0) - n_ok);
   }
-  comm_.sum(stats, 4);
+  comm_.sum_fields<double>(sums);
   p.validated = true;
-  p.validation_loss = stats[2] > 0 ? stats[0] / stats[2] : NAN;
-  p.valmetric = stats[2] > 0 ? stats[1] / stats[2] : NAN;
-  validation_outside_ = static_cast<int64_t>(stats[3]);
+  p.validation_loss = sums.finite_rows > 0 ? sums.loss_terms / sums.finite_rows : NAN;
+  p.valmetric = sums.finite_rows > 0 ? sums.log_normal / sums.finite_rows : NAN;
+  validation_outside_ = static_cast<int64_t>(sums.outside_rows);
   history_.validation_loss.push_back(p.validation_loss);
   history_.valmetric_value.push_back(p.valmetric);
   history_.validation_iteration.push_back(static_cast<double>(p.iteration));
@@ -219,7 +202,9 @@ RegressionSummary Trainer::regression_summary() {
   model->to(device_);
   model->load_state_dict(output_state());
   out.constant = model->constant().item<double>();
-  double stats[3] = {0, 0, 0};  // rows, sum r, sum r^2
+  struct Sums {  // of the residuals r = log_prob + C - w with a finite value
+    double rows = 0, r = 0, r2 = 0;
+  } sums;
   const int64_t chunk = config_.training.validation_batch_size;
   for (int64_t off = 0; off < validation_.size(0); off += chunk) {
     const int64_t rows = std::min(chunk, validation_.size(0) - off);
@@ -227,15 +212,15 @@ RegressionSummary Trainer::regression_summary() {
     auto r = lp + out.constant - validation_w_.narrow(0, off, rows).to(torch::kFloat64);
     auto ok = torch::isfinite(r);
     auto rv = r.masked_select(ok);
-    stats[0] += static_cast<double>(rv.numel());
-    stats[1] += rv.sum().item<double>();
-    stats[2] += rv.square().sum().item<double>();
+    sums.rows += static_cast<double>(rv.numel());
+    sums.r += rv.sum().item<double>();
+    sums.r2 += rv.square().sum().item<double>();
   }
-  comm_.sum(stats, 3);
-  out.rows = static_cast<int64_t>(stats[0]);
+  comm_.sum_fields<double>(sums);
+  out.rows = static_cast<int64_t>(sums.rows);
   if (out.rows > 0) {
-    out.residual_mean = stats[1] / stats[0];
-    out.residual_std = std::sqrt(std::max(0.0, stats[2] / stats[0] - out.residual_mean * out.residual_mean));
+    out.residual_mean = sums.r / sums.rows;
+    out.residual_std = std::sqrt(std::max(0.0, sums.r2 / sums.rows - out.residual_mean * out.residual_mean));
   }
   return out;
 }
@@ -258,55 +243,26 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
       w_min = w.numel() ? w.min().item<double>() : INFINITY;
       comm_.min(&w_min, 1);
     }
-    // forward_KL on the kernels needs no autograd: its gradient is -1/N times the gradient of the
-    // sum of the finite log p, which the fused pass gives with log p itself.
-    const bool direct = kernel_ && loss_ == Loss::kForwardKL;
-    torch::Tensor local_sum;
-    int64_t kept_rows = 0;
-    kernels::KernelFlow::SumGradient pass;
-    if (direct) {
-      pass = kernel_->log_prob_and_sum_gradient(gather_rows(train_, idx));
-      const auto& lp = pass.log_prob;
-      auto kept = loss_terms(loss_, lp, torch::Tensor(), torch::Tensor(), 0).masked_select(torch::isfinite(lp));
-      local_sum = kept.sum();
-      kept_rows = kept.numel();
-    } else {
-      auto [kept, ok] = terms(gather_rows(train_, idx), w, w_min);
-      local_sum = kept.sum();
-      kept_rows = kept.numel();
-    }
+    const auto [local_sum, kept_rows] = gradient_->local_loss(gather_rows(train_, idx), w, w_min);
     // One allreduce for the loss, the row counts and the stop flags of every rank.
     const int sig = parallel::StopSignals::local();
-    double stats[4] = {local_sum.item<double>(), static_cast<double>(kept_rows), sig == SIGINT ? 1.0 : 0.0,
-                       (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
-    comm_.sum(stats, 4);
-    if (stats[1] < 1) {
+    struct Sums {
+      double loss = 0, rows = 0;              // the loss terms and rows with a finite log_prob
+      double interrupts = 0, terminates = 0;  // ranks that saw SIGINT; ranks that saw another stop signal
+    } sums{local_sum, static_cast<double>(kept_rows), sig == SIGINT ? 1.0 : 0.0,
+           (sig != 0 && sig != SIGINT) ? 1.0 : 0.0};
+    comm_.sum_fields<double>(sums);
+    if (sums.rows < 1) {
       throw NumericsError("iteration " + std::to_string(iteration_) + ": no batch row has a finite log_prob");
     }
-    p.train_loss = stats[0] / stats[1];
+    p.train_loss = sums.loss / sums.rows;
     if (!std::isfinite(p.train_loss)) {
       throw NumericsError("training diverged at iteration " + std::to_string(iteration_) +
                           " (non-finite loss); lower training.learning_rate");
     }
-    if (direct) {
-      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-      pass.flat.mul_(-1.0 / stats[1]);  // every parameter's gradient is a view of it
-      const auto& kp = kernel_->parameters();
-      for (size_t i = 0; i < kp.size(); ++i) kp[i].mutable_grad() = pass.parameters[i];
-    } else if (kernel_) {  // no zeroing and accumulation: backward hands the kernel's gradients over
-      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-      (local_sum / stats[1]).backward();
-    } else {
-      adam_->zero_grad();
-      (local_sum / stats[1]).backward();
-    }
+    gradient_->gradients(sums.rows);
     reducer_->allreduce();
-    if (kernel_) {  // the kokkos backend: LibTorch's per-tensor Adam would cost more than the kernels
-      fused_adam_step(*adam_);
-      kernel_->update();
-    } else {
-      adam_->step();
-    }
+    gradient_->step();
     history_.train_loss.push_back(p.train_loss);
     if (iteration_ % t.validation_step == 0) {  // as mbank: from iteration 0, after its step
       validate(p);
@@ -322,8 +278,8 @@ void Trainer::run(const TrainCallbacks& cb, const std::string& checkpoint_dir) {
     if (!checkpoint_dir.empty() && t.checkpoint_every > 0 && iteration_ % t.checkpoint_every == 0) {
       save_checkpoint(checkpoint_dir);
     }
-    if (stats[2] > 0 || stats[3] > 0) {
-      stop_signal_ = stats[3] > 0 ? SIGTERM : SIGINT;
+    if (sums.interrupts > 0 || sums.terminates > 0) {
+      stop_signal_ = sums.terminates > 0 ? SIGTERM : SIGINT;
       break;
     }
   }
@@ -335,47 +291,14 @@ std::string Trainer::save_checkpoint(const std::string& dir) {
   const auto t0 = std::chrono::steady_clock::now();
   auto rng = gen_.get_state();
   std::vector<uint8_t> mine(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel());
-  auto all_rng = comm_.gather_bytes(mine);
+  gathered_rng_ = comm_.gather_bytes(mine);  // rank 0: every rank's generator
   // Rank 0 writes; a failure (a full disk, say) is the same error on every rank, and the
   // previous checkpoints stay as they were (the new one is written under a partial name).
   parallel::run_on_root(comm_, [&] {
     io::CheckpointContent c;
-    for (const auto& [name, tensor] : flow_->state_dict()) c.tensors.emplace_back("param." + name, tensor);
-    const auto named = flow_->named_parameters();
-    for (const auto& item : named) {
-      auto it = adam_->state().find(adam_state_key(item.value()));
-      if (it == adam_->state().end()) continue;
-      const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
-      c.tensors.emplace_back("adam.exp_avg." + item.key(), st.exp_avg());
-      c.tensors.emplace_back("adam.exp_avg_sq." + item.key(), st.exp_avg_sq());
-      c.numbers["adam.step." + item.key()] = static_cast<double>(st.step());
-    }
-    for (size_t r = 0; r < all_rng.size(); ++r) {
-      c.tensors.emplace_back(
-          "rng." + std::to_string(r),
-          torch::from_blob(all_rng[r].data(), {static_cast<int64_t>(all_rng[r].size())}, torch::kUInt8).clone());
-    }
-    c.tensors.emplace_back("history.train_loss", vec_tensor(history_.train_loss));
-    c.tensors.emplace_back("history.validation_loss", vec_tensor(history_.validation_loss));
-    c.tensors.emplace_back("history.valmetric_value", vec_tensor(history_.valmetric_value));
-    c.tensors.emplace_back("history.validation_iteration", vec_tensor(history_.validation_iteration));
-    c.tensors.emplace_back("history.learning_rate", vec_tensor(history_.learning_rate));
-    for (const auto& [name, tensor] : best_state_) c.tensors.emplace_back("best." + name, tensor);
-    c.numbers["lr"] = lr_;
-    c.numbers["scheduler.best"] = scheduler_.best;
-    c.numbers["scheduler.num_bad_epochs"] = static_cast<double>(scheduler_.num_bad_epochs);
-    c.numbers["scheduler.cooldown_counter"] = static_cast<double>(scheduler_.cooldown_counter);
-    c.numbers["stopper.counter"] = static_cast<double>(stopper_.counter);
-    c.numbers["stopper.best"] = stopper_.best;
-    c.numbers["stopped_early"] = stopped_early_ ? 1 : 0;
-    c.numbers["best_iteration"] = static_cast<double>(best_iteration_);
-    c.numbers["iteration"] = static_cast<double>(iteration_);
-    c.numbers["n_ranks"] = comm_.size();
-    c.numbers["valmetric_mean"] = history_.valmetric_mean;
-    c.numbers["valmetric_std"] = history_.valmetric_std;
-    c.numbers["warned_outside"] = warned_outside_ ? 1 : 0;
+    auto a = StateArchive::saving(c);
+    archive(a, {});
     c.text["gwflow_version"] = kVersion;
-    c.text["validation_metric"] = history_.validation_metric;
     for (const auto& [k, v] : config::restart_identity(config_)) c.text["config." + k] = v;
     c.text["data.train"] = io::file_fingerprint(config_.data.train.file);
     if (!config_.data.validation.empty())
@@ -409,75 +332,104 @@ void Trainer::restore(const io::CheckpointContent& c, const std::string& source,
                         "' (start a fresh training in another output.dir)");
     }
   }
-  auto fp = c.text.find("data.train");
-  if (fp != c.text.end() && fp->second != io::file_fingerprint(config_.data.train.file)) {
-    throw ConfigError("cannot restart from " + source + ": the training data file " + config_.data.train.file +
-                      " changed since the checkpoint (size or modification time)");
+  for (const config::DatasetRef* data : {&config_.data.train, &config_.data.validation}) {
+    const std::string key = data == &config_.data.train ? "data.train" : "data.validation";
+    auto fp = c.text.find(key);
+    if (fp != c.text.end() && !data->empty() && fp->second != io::file_fingerprint(data->file)) {
+      throw ConfigError("cannot restart from " + source + ": the " + (key == "data.train" ? "training" : "validation") +
+                        " data file " + data->file + " changed since the checkpoint (size or modification time)");
+    }
   }
-  std::map<std::string, torch::Tensor> tensors(c.tensors.begin(), c.tensors.end());
-  auto number = [&](const std::string& key) {
-    auto it = c.numbers.find(key);
-    if (it == c.numbers.end()) throw IoError(source + ": the checkpoint lacks '" + key + "'");
-    return it->second;
-  };
-  auto tensor = [&](const std::string& key) {
-    auto it = tensors.find(key);
-    if (it == tensors.end()) throw IoError(source + ": the checkpoint lacks '" + key + "'");
-    return it->second;
-  };
-  flow::NamedTensors state;
-  for (const auto& [name, t] : flow_->state_dict()) state.emplace_back(name, tensor("param." + name));
-  try {
-    flow_->load_state_dict(state);
-  } catch (const DomainError& e) {
-    throw IoError(source + ": " + e.what());
+  auto a = StateArchive::loading(c, source);
+  archive(a, message);
+  last_checkpoint_iteration_ = iteration_;
+}
+
+void Trainer::archive(StateArchive& a, const std::function<void(const std::string&)>& message) {
+  const bool loading = a.is_loading();
+  a.integer("iteration", iteration_);
+  // The model: loaded as a whole (its own shape checks), then repacked for the kernels.
+  flow::NamedTensors params = flow_->state_dict();
+  for (auto& [name, t] : params) a.tensor("param." + name, t);
+  if (loading) {
+    try {
+      flow_->load_state_dict(params);
+    } catch (const DomainError& e) {
+      throw IoError(a.source() + ": " + e.what());
+    }
+    gradient_->parameters_changed();
+    adam_->state().clear();
   }
-  if (kernel_) kernel_->update();
-  adam_->state().clear();
+  // Adam's moments, for the parameters that have them (all of them after the first step).
   for (const auto& item : flow_->named_parameters()) {
-    if (!tensors.count("adam.exp_avg." + item.key())) continue;
-    auto st = std::make_unique<torch::optim::AdamParamState>();
-    st->step(static_cast<int64_t>(number("adam.step." + item.key())));
-    st->exp_avg(tensor("adam.exp_avg." + item.key()).to(item.value().options()).clone());
-    st->exp_avg_sq(tensor("adam.exp_avg_sq." + item.key()).to(item.value().options()).clone());
-    adam_->state()[adam_state_key(item.value())] = std::move(st);
+    const std::string key = item.key();
+    auto found = adam_->state().find(adam_state_key(item.value()));
+    if (loading ? !a.has_tensor("adam.exp_avg." + key) : found == adam_->state().end()) continue;
+    torch::Tensor m, v;
+    int64_t step = 0;
+    if (!loading) {
+      const auto& st = static_cast<const torch::optim::AdamParamState&>(*found->second);
+      m = st.exp_avg();
+      v = st.exp_avg_sq();
+      step = st.step();
+    }
+    a.tensor("adam.exp_avg." + key, m);
+    a.tensor("adam.exp_avg_sq." + key, v);
+    a.integer("adam.step." + key, step);
+    if (loading) {
+      auto st = std::make_unique<torch::optim::AdamParamState>();
+      st->step(step);
+      st->exp_avg(m.to(item.value().options()).clone());
+      st->exp_avg_sq(v.to(item.value().options()).clone());
+      adam_->state()[adam_state_key(item.value())] = std::move(st);
+    }
   }
-  iteration_ = static_cast<int64_t>(number("iteration"));
-  const int saved_ranks = static_cast<int>(number("n_ranks"));
-  if (saved_ranks == comm_.size()) {
-    gen_.set_state(tensor("rng." + std::to_string(comm_.rank())));
+  // The batch generators: one per rank (saving: rank 0 holds them all, gathered).
+  int64_t ranks = comm_.size();
+  a.integer("n_ranks", ranks);
+  if (!loading) {
+    for (size_t r = 0; r < gathered_rng_.size(); ++r) {
+      auto& bytes = gathered_rng_[r];
+      auto t = torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8).clone();
+      a.tensor("rng." + std::to_string(r), t);
+    }
+  } else if (ranks == comm_.size()) {
+    torch::Tensor state;
+    a.tensor("rng." + std::to_string(comm_.rank()), state);
+    gen_.set_state(state);
   } else {
     if (message) {
-      message("the checkpoint was written by " + std::to_string(saved_ranks) + " ranks, this run has " +
+      message("the checkpoint was written by " + std::to_string(ranks) + " ranks, this run has " +
               std::to_string(comm_.size()) +
-              ": the shards change, so the continuation differs from an "
-              "uninterrupted run");
+              ": the shards change, so the continuation differs from an uninterrupted run");
     }
     gen_ = at::detail::createCPUGenerator(rank_seed(config_.training.seed, comm_.rank()) ^
                                           static_cast<uint64_t>(iteration_) * 0xD1B54A32D192ED03ull);
   }
-  history_.train_loss = tensor_vec(tensor("history.train_loss"));
-  history_.validation_loss = tensor_vec(tensor("history.validation_loss"));
-  history_.valmetric_value = tensor_vec(tensor("history.valmetric_value"));
-  history_.validation_iteration = tensor_vec(tensor("history.validation_iteration"));
-  history_.valmetric_mean = number("valmetric_mean");
-  history_.valmetric_std = number("valmetric_std");
-  warned_outside_ = number("warned_outside") > 0;
-  history_.learning_rate = tensor_vec(tensor("history.learning_rate"));
-  lr_ = number("lr");
-  for (auto& group : adam_->param_groups()) group.options().set_lr(lr_);
-  scheduler_.best = number("scheduler.best");
-  scheduler_.num_bad_epochs = static_cast<int64_t>(number("scheduler.num_bad_epochs"));
-  scheduler_.cooldown_counter = static_cast<int64_t>(number("scheduler.cooldown_counter"));
-  stopper_.counter = static_cast<int64_t>(number("stopper.counter"));
-  stopper_.best = number("stopper.best");
-  stopped_early_ = number("stopped_early") > 0;
-  best_iteration_ = static_cast<int64_t>(number("best_iteration"));
-  best_state_.clear();
-  if (tensors.count("best._transform._transforms.0.low")) {
-    for (const auto& [name, t] : flow_->state_dict()) best_state_.emplace_back(name, tensor("best." + name).clone());
+  history_.archive(a);
+  a.number("lr", lr_);
+  if (loading) {
+    for (auto& group : adam_->param_groups()) group.options().set_lr(lr_);
   }
-  last_checkpoint_iteration_ = iteration_;
+  scheduler_.archive(a);
+  stopper_.archive(a);
+  a.flag("stopped_early", stopped_early_);
+  a.integer("best_iteration", best_iteration_);
+  a.flag("warned_outside", warned_outside_);
+  // The best model so far (early stopping), when there is one.
+  const std::string first = "best." + flow_->state_dict().front().first;
+  if (loading) {
+    best_state_.clear();
+    if (a.has_tensor(first)) {
+      for (const auto& [name, t] : flow_->state_dict()) {
+        torch::Tensor best;
+        a.tensor("best." + name, best);
+        best_state_.emplace_back(name, best.clone());
+      }
+    }
+  } else {
+    for (auto& [name, t] : best_state_) a.tensor("best." + name, t);
+  }
 }
 
 }  // namespace gwflow::train

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "gwflow/app/regression_data.hpp"
-#include "gwflow/app/seed_tutorial_data.hpp"
+#include "gwflow/examples/regression_data.hpp"
+#include "gwflow/examples/seed_tutorial_data.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/parallel/gradient_reducer.hpp"
 #include "gwflow/parallel/signals.hpp"
@@ -28,7 +28,7 @@ std::string shared_data(int64_t n) {
   if (made.count(n)) return made[n];
   const auto dir = std::filesystem::temp_directory_path() / "gwflow_mpi_tests";
   const std::string path = (dir / ("tutorial_" + std::to_string(n) + ".h5")).string();
-  app::write_seed_tutorial_data(path, n, 11, world());
+  examples::write_seed_tutorial_data(path, n, 11, world());
   return made[n] = path;
 }
 
@@ -63,7 +63,7 @@ TEST(ShardedRead, EachRankReadsItsRowsAndTheDataIsRankCountIndependent) {
   EXPECT_EQ(world().sum(td.train_shard.count), td.n_train);
   for (int64_t i = 0; i < td.train_shard.count; i += 97) {
     double row[2];
-    app::seed_tutorial_row(11, td.train_shard.offset + i, row);
+    examples::seed_tutorial_row(11, td.train_shard.offset + i, row);
     EXPECT_EQ(td.train[i][0].item<double>(), row[0]);
     EXPECT_EQ(td.train[i][1].item<double>(), row[1]);
   }
@@ -181,7 +181,7 @@ TEST(Quantile, DistributedEqualsTorchQuantileOfTheUnion) {
 TEST(RegressionTraining, ConstantStartsAtTheQuantileAndApproachesLogZ) {
   const auto dir = std::filesystem::temp_directory_path() / "gwflow_mpi_tests";
   const std::string path = (dir / "regression.h5").string();
-  app::write_regression_data(path, 12000, 3, world());
+  examples::write_regression_data(path, 12000, 3, world());
   config::Config c;
   c.data.train = {path, "/x"};
   c.data.weights = {path, "/log_pdf"};
@@ -204,10 +204,10 @@ TEST(RegressionTraining, ConstantStartsAtTheQuantileAndApproachesLogZ) {
   t.run({});
   auto r = t.regression_summary();
   if (world().is_root()) {
-    std::cout << "regression: C = " << r.constant << ", log Z = " << app::regression_log_z() << ", residual std "
+    std::cout << "regression: C = " << r.constant << ", log Z = " << examples::regression_log_z() << ", residual std "
               << r.residual_std << std::endl;
   }
-  EXPECT_NEAR(r.constant, app::regression_log_z(), 0.05);
+  EXPECT_NEAR(r.constant, examples::regression_log_z(), 0.05);
   EXPECT_LT(r.residual_std, 0.2);
   EXPECT_EQ(t.history().learning_rate.size(), t.history().validation_loss.size());
 }

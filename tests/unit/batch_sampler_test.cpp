@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "gwflow/errors.hpp"
 #include "gwflow/train/batch_sampler.hpp"
 #include "test_util.hpp"
 
@@ -27,7 +28,7 @@ TEST(BatchSampler, DrawsDistinctRowsInRange) {
       }
     }
   }
-  EXPECT_THROW(BatchSampler(3, 4), std::invalid_argument);
+  EXPECT_THROW(BatchSampler(3, 4), InternalError);
 }
 
 TEST(BatchSampler, IsUniformOverRowsAndPositions) {

@@ -1,4 +1,4 @@
-// MADE masks and degrees exactly as SPEC sec. 1.3, and the autoregressive property they imply.
+// MADE masks and degrees exactly as docs/flow.md sec. 1.3, and the autoregressive property they imply.
 #include "gwflow/flow/flow.hpp"
 #include "gwflow/flow/made.hpp"
 #include "test_util.hpp"

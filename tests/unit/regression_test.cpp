@@ -1,6 +1,6 @@
 // Regression training pieces: the losses (values and autograd gradients against the formulas of
-// SPEC sec. 3), torch.quantile's definition, and the scheduler / early-stopper state machines.
-#include "gwflow/app/regression_data.hpp"
+// docs/training.md sec. 3), torch.quantile's definition, and the scheduler / early-stopper state machines.
+#include "gwflow/examples/regression_data.hpp"
 #include "gwflow/parallel/communicator.hpp"
 #include "gwflow/train/early_stopper.hpp"
 #include "gwflow/train/losses.hpp"
@@ -96,10 +96,10 @@ TEST(RegressionData, TargetIsNormalisedAsDocumented) {
     for (int j = 0; j < n; ++j)
       for (int k = 0; k < n; ++k) {
         const double x[3] = {3.0 * (i + 0.5) / n, -2 + 4.0 * (j + 0.5) / n, (k + 0.5) / n};
-        sum += std::exp(app::regression_log_f(x));
+        sum += std::exp(examples::regression_log_f(x));
       }
   const double integral = sum * (3.0 / n) * (4.0 / n) * (1.0 / n);
-  EXPECT_NEAR(std::log(integral), app::regression_log_z(), 1e-4);
+  EXPECT_NEAR(std::log(integral), examples::regression_log_z(), 1e-4);
 }
 
 }  // namespace

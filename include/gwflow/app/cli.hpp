@@ -1,5 +1,5 @@
 #pragma once
-// Command-line parsing (INTERFACE.md "Command line").
+// Command-line parsing (docs/cli.md).
 #include <map>
 #include <string>
 #include <vector>

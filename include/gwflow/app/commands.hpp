@@ -5,7 +5,7 @@
 
 namespace gwflow::app {
 
-/// Exit code after a stop signal once a checkpoint is written (INTERFACE.md): run again to continue.
+/// Exit code after a stop signal once a checkpoint is written (docs/cli.md sec. 4): run again to continue.
 inline constexpr int kExitStoppedBySignal = 75;
 
 int run_train(const CommandLine& cl, const parallel::Communicator& comm);
@@ -15,8 +15,5 @@ int run_info(const CommandLine& cl, const parallel::Communicator& comm);
 int run_make_data(const CommandLine& cl, const parallel::Communicator& comm);
 /// Rank 0 converts an mbank dataset text file to HDF5; the others wait and fail alike.
 int run_import_dataset(const CommandLine& cl, const parallel::Communicator& comm);
-
-/// Collective: rank 0 creates `dir` (and parents); every rank throws IoError if that failed.
-void make_directories_collective(const std::string& dir, const parallel::Communicator& comm);
 
 }  // namespace gwflow::app

@@ -29,7 +29,7 @@ flow::Flow load_flow(const flow::NamedTensors& state, const std::string& weights
 void add_column_attributes(io::OutputAttributes& out, const config::Config& cfg, int64_t dim,
                            const std::string& weights_path, const io::File* source);
 
-/// The provenance attributes of INTERFACE.md (weights, its SHA-256, seed, dtype, gwflow
+/// The provenance attributes of docs/files.md sec. 6.2 (weights, its SHA-256, seed, dtype, gwflow
 /// version, resolved config) as (name, value) pairs.
 std::vector<std::pair<std::string, std::string>> provenance(const std::string& weights_path,
                                                             const std::string& weights_sha256, int64_t seed,
@@ -56,33 +56,5 @@ PaddedRows pad_rows(const torch::Tensor& rows, int64_t first_row);
 /// `first_row` is the global index of x's first row (see pad_rows).
 torch::Tensor log_prob_at(flow::FlowImpl& flow, kernels::KernelFlow* kernel, const torch::Tensor& x, int64_t first_row,
                           const torch::Device& device, torch::Tensor* z = nullptr);
-
-/// Rank 0's clock for progress commits (each costs a flush and an fsync): due() is true on rank 0
-/// once `every_s` seconds have passed since the last time it said so; ranks agree through the
-/// round's allreduce.
-class CommitClock {
- public:
-  explicit CommitClock(const parallel::Communicator& comm, double every_s = 1.0);
-  bool due();
-
- private:
-  const parallel::Communicator& comm_;
-  double every_, last_;
-};
-
-/// Rank 0 prints "rows done, rows/s, ETA" at most every `every_s` seconds.
-class RateReporter {
- public:
-  RateReporter(const parallel::Communicator& comm, std::string what, int64_t total, int64_t start, double every_s = 3);
-  void update(int64_t done);
-  double elapsed() const;
-
- private:
-  const parallel::Communicator& comm_;
-  std::string what_;
-  int64_t total_, start_;
-  double every_;
-  double t0_, last_;
-};
 
 }  // namespace gwflow::app

@@ -128,7 +128,7 @@ struct TrainingConfig {
   template <class Self, class V> static void fields(Self& s, V&& v) {
     v("loss", s.loss, kAnyValue, kIdentity,
       "`\"forward_KL\"`: `-mean log_prob`; `\"ll_mse\"`: `mean (log_prob - w + C)^2`; `\"weighted_ll_mse\"`: the "
-      "same weighted by `w - min_batch(w)` (docs/losses.md; both need `model.constant = true` and "
+      "same weighted by `w - min_batch(w)` (docs/training.md sec. 3; both need `model.constant = true` and "
       "`data.weights`)");
     v("iterations", s.iterations, at_least(0), kPlain, "optimizer steps (mbank's `N_epochs`)");
     v("batch_size", s.batch_size, at_least(0), kIdentity, "global batch over all ranks; 0 = the whole training set");

@@ -9,7 +9,7 @@
 
 namespace gwflow::flow {
 
-/// An ordered state dict: (name, tensor) pairs in SPEC sec. 1.4 order.
+/// An ordered state dict: (name, tensor) pairs in docs/flow.md sec. 1.4 order.
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 /// D, one hidden width per MAF layer (n_layers = hidden.size()) and whether the model has the

@@ -45,7 +45,7 @@ class FlowImpl : public torch::nn::Module {
   const torch::Tensor& constant() const { return constant_; }
   Composite transform() const { return transform_; }
 
-  /// Parameters and buffers in SPEC sec. 1.4 order (the weights-file layout).
+  /// Parameters and buffers in docs/flow.md sec. 1.4 order (the weights-file layout).
   NamedTensors state_dict() const;
   /// Copies every entry into the model (casting dtypes); throws DomainError on a missing,
   /// unexpected or wrongly shaped entry, naming it.

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "gwflow/parallel/communicator.hpp"
+
 namespace gwflow::io {
 
 /// The temporary name used while `final_path` is being written ("<final>.partial").
@@ -31,5 +33,7 @@ std::string file_fingerprint(const std::string& path);
 
 /// Creates a directory and its parents (no error when it exists).
 void make_directories(const std::string& dir);
+/// Collective: rank 0 creates `dir` (and its parents); every rank gets rank 0's error.
+void make_directories(const std::string& dir, const parallel::Communicator& comm);
 
 }  // namespace gwflow::io

@@ -57,6 +57,8 @@ class GenerationFile {
                  const OutputIdentity& identity, const OutputAttributes& attributes, bool overwrite,
                  const parallel::Communicator& comm, std::string& note);
   State state() const { return state_; }
+  /// The final path (the partial file is io::partial_path of it).
+  const std::string& path() const { return final_path_; }
   const Progress& progress() const { return progress_; }
   File& file() { return *file_; }
 

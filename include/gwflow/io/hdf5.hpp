@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/types.h>
@@ -16,7 +17,9 @@ namespace gwflow::io {
 /// Turns off HDF5's stderr error dumps for this process (idempotent).
 void silence_hdf5_errors();
 
-/// Throws IoError("<context>: <HDF5's message>") when `status` < 0; returns it otherwise.
+/// Throws IoError("<context>: <HDF5's error stack>") when `status` < 0; returns it otherwise. The
+/// stack is flattened to one line, innermost (most specific) message first; a failed system call
+/// reads "<what>: <strerror> (errno N)".
 hid_t h5_check(hid_t status, const std::string& context);
 
 /// Owns one HDF5 identifier of any kind; closes it with the matching H5*close (nothrow).
@@ -37,6 +40,9 @@ class Handle {
  private:
   hid_t id_ = H5I_INVALID_HID;
 };
+
+/// A new variable-length UTF-8 string type (h5py reads it as str; a fixed-length one as bytes).
+Handle utf8_string_type();
 
 /// The `format_version` attribute of gwflow's HDF5 outputs (sample, logprob and history files):
 /// 1 = the layout README.md documents ("Outputs"), strings as variable-length UTF-8.
@@ -80,13 +86,32 @@ class File {
   torch::Tensor read_tensor(const std::string& dataset) const;
   /// Writes a whole small 1-D float64 dataset (serial files only).
   void write_vector(const std::string& dataset, const std::vector<double>& values);
-  /// Attributes on an object ("/" = the file). Collective with the same value when parallel.
-  void write_attribute(const std::string& object, const std::string& name, const std::string& value);
-  void write_attribute(const std::string& object, const std::string& name, double value);
-  void write_attribute(const std::string& object, const std::string& name, int64_t value);
-  /// A 1-D array of variable-length UTF-8 strings (h5py: an array of str).
-  void write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values);
+  /// (Re)writes an attribute on an object ("/" = the file): a string (variable-length UTF-8), a
+  /// list of strings (a 1-D array of them; h5py: an array of str), a floating-point number
+  /// (float64) or an integer (int64). Collective with the same value when parallel.
+  template <class T> void write_attribute(const std::string& object, const std::string& name, const T& value) {
+    if constexpr (std::is_convertible_v<const T&, std::string>) {
+      const std::string text(value);
+      const char* data = text.c_str();
+      const Handle type = utf8_string_type();
+      put_attribute(object, name, type.get(), type.get(), -1, &data);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      std::vector<const char*> data;
+      for (const auto& v : value) data.push_back(v.c_str());
+      const Handle type = utf8_string_type();
+      put_attribute(object, name, type.get(), type.get(), static_cast<int64_t>(data.size()), data.data());
+    } else if constexpr (std::is_floating_point_v<T>) {
+      const double data = value;
+      put_attribute(object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, -1, &data);
+    } else {
+      static_assert(std::is_integral_v<T>, "write_attribute: a string, a list of strings or a number");
+      const int64_t data = value;
+      put_attribute(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, -1, &data);
+    }
+  }
   bool has_attribute(const std::string& object, const std::string& name) const;
+  /// The names of an object's attributes, in name order.
+  std::vector<std::string> attribute_names(const std::string& object) const;
   std::string read_string_attribute(const std::string& object, const std::string& name) const;
   double read_double_attribute(const std::string& object, const std::string& name) const;
   /// Flushes HDF5's buffers to the file system (collective when parallel).
@@ -99,6 +124,9 @@ class File {
  private:
   Handle open_dataset(const std::string& dataset) const;
   Handle attribute_target(const std::string& object) const;
+  /// The one attribute writer: `count` < 0 is a scalar, else a 1-D array of `count` elements.
+  void put_attribute(const std::string& object, const std::string& name, hid_t file_type, hid_t mem_type, int64_t count,
+                     const void* data);
   std::string where(const std::string& dataset) const { return path_ + ":" + dataset; }
   std::string path_;
   const parallel::Communicator* comm_;

@@ -3,7 +3,9 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace gwflow::parallel {
@@ -29,10 +31,25 @@ class Communicator {
   void sum(int64_t* data, int64_t count) const;
   double sum(double v) const;
   int64_t sum(int64_t v) const;
+  /// Collective: sums every field of `fields`, a struct of `Element`s only (named counters, in
+  /// place of index arrays), in one allreduce.
+  template <class Element, class Fields> void sum_fields(Fields& fields) const {
+    static_assert(std::is_trivially_copyable_v<Fields> && sizeof(Fields) % sizeof(Element) == 0,
+                  "sum_fields: a struct of Element fields only");
+    Element buffer[sizeof(Fields) / sizeof(Element)];
+    std::memcpy(buffer, &fields, sizeof(Fields));
+    sum(buffer, static_cast<int64_t>(sizeof(Fields) / sizeof(Element)));
+    std::memcpy(&fields, buffer, sizeof(Fields));
+  }
   /// Collective: in-place elementwise min / max.
   void min(double* data, int64_t count) const;
   void max(double* data, int64_t count) const;
   int max(int v) const;
+  /// Collective attempt: true when every rank reached it within `seconds` (a non-blocking
+  /// barrier, polled); false otherwise (used after an error, to learn whether all ranks failed).
+  bool barrier_within(double seconds) const;
+  /// This process's host name (MPI_Get_processor_name).
+  static std::string processor_name();
   /// Collective: exclusive prefix sum (0 on rank 0).
   int64_t exclusive_prefix_sum(int64_t v) const;
   /// Collective: broadcast from rank 0.

@@ -20,6 +20,8 @@ class Environment {
   const Communicator& world() const { return *world_; }
   /// Aborts every rank (use after an error on only some ranks).
   [[noreturn]] static void abort(int code);
+  /// Finalizes MPI and exits with `code` (after an error that every rank saw).
+  [[noreturn]] static void finalize_and_exit(int code);
 
  private:
   bool owns_mpi_ = false;

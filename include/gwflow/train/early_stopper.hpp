@@ -5,7 +5,8 @@
 
 namespace gwflow::train {
 
-/// The whole state is public so checkpoints can store and restore it.
+class StateArchive;
+
 struct EarlyStopper {
   int64_t patience = 10;
   double min_delta = 0;
@@ -15,6 +16,8 @@ struct EarlyStopper {
   /// What one validation loss means.
   enum class Verdict { kImproved, kContinue, kStop };
   Verdict step(double loss);
+  /// Saves or restores counter and best (patience and min_delta come from the config).
+  void archive(StateArchive& a);
 };
 
 }  // namespace gwflow::train

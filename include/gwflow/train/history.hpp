@@ -7,6 +7,8 @@
 
 namespace gwflow::train {
 
+class StateArchive;
+
 struct History {
   int64_t validation_step = 1;
   std::vector<double> train_loss;            ///< one per iteration
@@ -17,6 +19,9 @@ struct History {
   double valmetric_mean = 0;
   double valmetric_std = 0;
   std::string validation_metric = "cross_entropy";
+
+  /// Saves or restores everything but validation_step (which the config sets).
+  void archive(StateArchive& a);
 };
 
 /// Writes /train_loss, /validation_loss, /valmetric_value, /validation_iteration and the

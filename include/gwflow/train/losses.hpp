@@ -1,5 +1,5 @@
 #pragma once
-// The training losses of SPEC sec. 3 as per-row terms: the loss is their mean over the rows
+// The training losses of docs/training.md sec. 3 as per-row terms: the loss is their mean over the rows
 // with a finite log_prob (over all ranks).
 #include <torch/types.h>
 

@@ -5,6 +5,8 @@
 
 namespace gwflow::train {
 
+class StateArchive;
+
 struct PlateauOptions {
   double factor = 0.5;
   int64_t patience = 4;
@@ -13,7 +15,6 @@ struct PlateauOptions {
   double min_lr = 0;
 };
 
-/// The whole state is public so checkpoints can store and restore it.
 struct PlateauScheduler {
   PlateauOptions options;
   double best = 1e300;  ///< +inf before the first step
@@ -22,6 +23,8 @@ struct PlateauScheduler {
 
   /// Feeds one validation loss; returns the learning rate to use from now on.
   double step(double loss, double lr);
+  /// Saves or restores the state (not the options, which the config sets).
+  void archive(StateArchive& a);
 };
 
 }  // namespace gwflow::train

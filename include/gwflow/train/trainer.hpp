@@ -16,10 +16,6 @@
 #include "gwflow/train/plateau_scheduler.hpp"
 #include "gwflow/train/training_data.hpp"
 
-namespace gwflow::kernels {
-class KernelFlow;
-}
-
 namespace torch::optim {
 class Adam;
 }
@@ -29,6 +25,9 @@ class GradientReducer;
 }
 
 namespace gwflow::train {
+
+class GradientBackend;
+class StateArchive;
 
 /// What the training reports after each iteration (rank 0 prints it).
 struct Progress {
@@ -106,21 +105,22 @@ class Trainer {
 
  private:
   void validate(Progress& p);
-  /// The loss terms of rows of `x` with targets `w`; rows with non-finite log_prob are dropped.
-  std::pair<torch::Tensor, torch::Tensor> terms(const torch::Tensor& x, const torch::Tensor& w, double w_min);
+  /// The whole training state, saved or restored through one list (StateArchive).
+  void archive(StateArchive& a, const std::function<void(const std::string&)>& message);
 
   const config::Config& config_;
   const TrainingData& data_;
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
-  std::unique_ptr<kernels::KernelFlow> kernel_;  // the fused kernels ("kokkos" backend)
   config::Backend backend_ = config::Backend::kTorch;
   std::string backend_note_;
   torch::Device device_{torch::kCPU};
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;
   std::unique_ptr<parallel::GradientReducer> reducer_;
+  std::unique_ptr<GradientBackend> gradient_;  // log p and gradients: fused kernels or LibTorch
   at::Generator gen_;
+  std::vector<std::vector<uint8_t>> gathered_rng_;  // save_checkpoint: every rank's generator (rank 0)
   History history_;
   torch::Tensor train_, validation_, train_w_, validation_w_;
   Loss loss_ = Loss::kForwardKL;

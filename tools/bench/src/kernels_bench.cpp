@@ -1,4 +1,4 @@
-// Benchmark (issue #4): the fused Kokkos kernels against LibTorch on one core, one thread, for the
+// Benchmark: the fused Kokkos kernels against LibTorch on one core, one thread, for the
 // seed-tutorial architecture (D=2, 3 x MAF(5), batch 10 000) and a bank-scale one (D=6, hidden
 // [100, 100, 60], batch 15 000), float32 and float64: log_prob rows/s, sample + log_prob rows/s
 // and a forward-KL training step (forward, backward, Adam, repack) in ms, with the achieved

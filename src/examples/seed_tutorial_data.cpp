@@ -1,14 +1,14 @@
-#include "gwflow/app/seed_tutorial_data.hpp"
+#include "gwflow/examples/seed_tutorial_data.hpp"
 
 #include <cmath>
 #include <filesystem>
 
-#include "gwflow/app/commands.hpp"
+#include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/sharded_file.hpp"
 #include "gwflow/kernels/philox.hpp"
 #include "gwflow/parallel/sharding.hpp"
 
-namespace gwflow::app {
+namespace gwflow::examples {
 
 void seed_tutorial_row(uint64_t seed, uint64_t row, double out[2]) {
   const kernels::RowRandom rng(seed, row);
@@ -20,7 +20,7 @@ void seed_tutorial_row(uint64_t seed, uint64_t row, double out[2]) {
 }
 
 void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed, const parallel::Communicator& comm) {
-  make_directories_collective(std::filesystem::path(path).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(path).parent_path().string(), comm);
   const auto shard = parallel::shard_rows(n, comm.rank(), comm.size());
   auto rows = torch::empty({shard.count, 2}, torch::kFloat64);
   auto* p = rows.data_ptr<double>();
@@ -34,4 +34,4 @@ void write_seed_tutorial_data(const std::string& path, int64_t n, uint64_t seed,
       comm);
 }
 
-}  // namespace gwflow::app
+}  // namespace gwflow::examples

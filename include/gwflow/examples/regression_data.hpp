@@ -1,5 +1,5 @@
 #pragma once
-// The regression example's data (issue: regression training): points in the box
+// The regression example's data (docs/training.md sec. 3): points in the box
 // [0, 3] x [-2, 2] x [0, 1] drawn from f(x) = e^2 sin^2(pi x0 / 3) cos^2(pi x1 / 4) (1 + x2) sin^2(pi x2),
 // with the target log_pdf = log f(x). f is not normalised: its integral is Z = 2.25 e^2, so a
 // perfect fit has constant C = log Z = 2 + log 2.25.
@@ -8,7 +8,7 @@
 
 #include "gwflow/parallel/communicator.hpp"
 
-namespace gwflow::app {
+namespace gwflow::examples {
 
 /// log of the normalisation of f over the box.
 double regression_log_z();
@@ -23,4 +23,4 @@ void regression_row(uint64_t seed, uint64_t row, double x[3], double& log_f);
 /// Collective: writes /x [n, 3], /log_pdf [n] and the attribute log_Z into `path` (atomically).
 void write_regression_data(const std::string& path, int64_t n, uint64_t seed, const parallel::Communicator& comm);
 
-}  // namespace gwflow::app
+}  // namespace gwflow::examples

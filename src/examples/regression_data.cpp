@@ -1,16 +1,16 @@
-#include "gwflow/app/regression_data.hpp"
+#include "gwflow/examples/regression_data.hpp"
 
 #include <torch/types.h>
 
 #include <cmath>
 #include <filesystem>
 
-#include "gwflow/app/commands.hpp"
+#include "gwflow/io/atomic_file.hpp"
 #include "gwflow/io/sharded_file.hpp"
 #include "gwflow/kernels/philox.hpp"
 #include "gwflow/parallel/sharding.hpp"
 
-namespace gwflow::app {
+namespace gwflow::examples {
 namespace {
 
 constexpr double kLow[3] = {0.0, -2.0, 0.0};
@@ -40,7 +40,7 @@ void regression_row(uint64_t seed, uint64_t row, double x[3], double& log_f) {
 }
 
 void write_regression_data(const std::string& path, int64_t n, uint64_t seed, const parallel::Communicator& comm) {
-  make_directories_collective(std::filesystem::path(path).parent_path().string(), comm);
+  io::make_directories(std::filesystem::path(path).parent_path().string(), comm);
   const auto shard = parallel::shard_rows(n, comm.rank(), comm.size());
   auto x = torch::empty({shard.count, 3}, torch::kFloat64);
   auto w = torch::empty({shard.count}, torch::kFloat64);
@@ -59,4 +59,4 @@ void write_regression_data(const std::string& path, int64_t n, uint64_t seed, co
       comm);
 }
 
-}  // namespace gwflow::app
+}  // namespace gwflow::examples
