@@ -4,10 +4,10 @@
 // random in every process).
 #include <gtest/gtest.h>
 #include <mpi.h>
-#include <torch/utils.h>
 
 #include <iostream>
 
+#include "../seed_torch_per_test.hpp"
 #include "gwflow/io/hdf5.hpp"
 #include "gwflow/parallel/environment.hpp"
 
@@ -28,17 +28,13 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
   int rank_;
 };
 
-class SeedTorchPerTest : public ::testing::EmptyTestEventListener {
-  void OnTestStart(const ::testing::TestInfo& /*test*/) override { torch::manual_seed(67280421310721ULL); }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   gwflow::parallel::Environment env(&argc, &argv, 1);
   gwflow::io::silence_hdf5_errors();
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::UnitTest::GetInstance()->listeners().Append(new SeedTorchPerTest);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new gwflow::test::SeedTorchPerTest);
   const int rank = env.world().rank();
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
