@@ -85,13 +85,17 @@ TEST(GradientReducer, SumsEveryRanksGradients) {
 
 TEST(DataParallelTraining, ValidationInSmallStepsGivesTheSameLoss) {
   // training.validation_batch_size bounds the rows evaluated at once; the loss is the same sum
-  // taken in other pieces: equal up to float32 summation rounding (a few eps32 relative).
+  // taken in other pieces: equal up to float32 summation rounding, at most n eps32 sum|t| for a
+  // float32 sum of n terms t (bounded here by n eps32 |loss| times the conditioning, which the
+  // tolerance takes as 4: the terms -log p are mostly of one sign on this data).
   std::vector<std::vector<double>> losses;
+  int64_t n_validation = 0;
   for (int64_t step : {int64_t{65536}, int64_t{7}}) {
     auto cfg = small_config(4000);
     cfg.training.iterations = 30;
     cfg.training.validation_batch_size = step;
     auto td = train::load_training_data(cfg.data, world());
+    n_validation = td.n_validation;
     train::Trainer t(cfg, td, world());
     t.run({});
     losses.push_back(t.history().validation_loss);
@@ -100,7 +104,7 @@ TEST(DataParallelTraining, ValidationInSmallStepsGivesTheSameLoss) {
   ASSERT_EQ(losses[1].size(), losses[0].size());
   const double eps32 = std::numeric_limits<float>::epsilon();
   for (size_t i = 0; i < losses[0].size(); ++i) {
-    EXPECT_NEAR(losses[1][i], losses[0][i], 64 * eps32 * std::abs(losses[0][i])) << "validation " << i;
+    EXPECT_NEAR(losses[1][i], losses[0][i], 4.0 * n_validation * eps32 * std::abs(losses[0][i])) << "validation " << i;
   }
 }
 
