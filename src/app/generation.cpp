@@ -3,14 +3,53 @@
 #include <chrono>
 #include <cstdio>
 
+#include <filesystem>
+
 #include "gwflow/app/log.hpp"
 #include "gwflow/errors.hpp"
 #include "gwflow/flow/standard_normal.hpp"
+#include "gwflow/io/atomic_file.hpp"
+#include "gwflow/io/sha256.hpp"
 #include "gwflow/io/weights.hpp"
+#include "gwflow/kernels/backend_choice.hpp"
 #include "gwflow/kernels/kernel_flow.hpp"
+#include "gwflow/parallel/device.hpp"
 #include "gwflow/version.hpp"
 
 namespace gwflow::app {
+
+GenerationModel::GenerationModel() = default;
+GenerationModel::GenerationModel(GenerationModel&&) noexcept = default;
+GenerationModel::~GenerationModel() = default;
+
+GenerationModel load_generation_model(const std::string& section, const std::string& weights, config::Dtype dtype,
+                                      config::Device device, config::Backend backend, const Log& log,
+                                      const parallel::Communicator& comm) {
+  GenerationModel m;
+  m.flow = load_flow(weights, section + ".weights", dtype);
+  m.sha256 = io::sha256_file(weights);
+  m.device = parallel::select_device(device, section + ".device", comm);
+  if (m.device.is_cuda()) m.flow->to(m.device);  // the points come back to the host, where boxes are compared
+  auto choice = kernels::choose_backend(backend, *m.flow, m.device, section + ".backend", section);
+  if (!choice.note.empty()) log.warn(choice.note);
+  m.kernel = std::move(choice.kernel);
+  m.backend = config::name_of(choice.used);
+  return m;
+}
+
+ClaimedOutput claim_output(const std::string& path, const std::vector<io::OutputDataset>& datasets,
+                           const io::OutputIdentity& identity, const io::OutputAttributes& attributes, bool overwrite,
+                           const Log& log, const parallel::Communicator& comm) {
+  io::make_directories(std::filesystem::path(path).parent_path().string(), comm);
+  ClaimedOutput out;
+  std::string note;
+  out.lock = std::make_unique<io::OutputLock>(path, io::OutputLock::beside(path), comm, note);
+  if (!note.empty()) log.warn(note);
+  note.clear();
+  out.file = std::make_unique<io::GenerationFile>(path, datasets, identity, attributes, overwrite, comm, note);
+  if (!note.empty()) log.warn(note);
+  return out;
+}
 
 flow::Flow load_flow(const std::string& weights_path, const std::string& key, config::Dtype dtype) {
   return load_flow(io::read_weights(weights_path, key), weights_path, key, dtype);

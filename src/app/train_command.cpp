@@ -23,20 +23,13 @@
 
 namespace gwflow::app {
 
-int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
-  if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
-  if (cl.options.count("--restart") && cl.options.count("--overwrite")) {
-    throw UsageError("train: --restart continues the run in output.dir and --overwrite discards it; give one of them");
-  }
-  const Log log(comm);
-  const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
-  if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
-  const std::string dir = cfg.output.dir;
+namespace {
 
-  const auto t_load = std::chrono::steady_clock::now();
-  const bool regression = config::is_regression(cfg.training.loss);
-  const train::TrainingData data = train::load_training_data(cfg.data, comm, regression);
-  train::Trainer trainer(cfg, data, comm);
+bool has(const CommandLine& cl, const char* option) { return cl.options.count(option) > 0; }
+
+/// The run header: backend, model, data and batch shares.
+void print_start(const Log& log, const parallel::Communicator& comm, const config::Config& cfg,
+                 const train::TrainingData& data, const train::Trainer& trainer) {
   const auto& arch = trainer.flow()->architecture();
   print_run_header(log, comm, "train", trainer.backend() + ", " + config::name_of(cfg.model.dtype),
                    config::to_toml(cfg));
@@ -50,21 +43,30 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     log.warn("training.batch_size = " + std::to_string(cfg.training.batch_size) + " exceeds the " +
              std::to_string(data.n_train) + " training rows; using the whole training set each step");
   }
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+}
 
-  // --restart (or training.restart = "auto"): continue from the newest valid checkpoint.
-  const bool auto_restart = cfg.training.restart == config::Restart::kAuto;
-  // output.dir belongs to this run until it ends: a second run on it is refused, whatever it was
-  // asked to do. (A --restart of a folder that does not exist fails below without creating it.)
-  std::unique_ptr<io::OutputLock> lock;
+/// output.dir belongs to this run until it ends: a second run on it is refused, whatever it was
+/// asked to do. A --restart of a folder that does not exist takes no lock (and fails later without
+/// creating it).
+std::unique_ptr<io::OutputLock> claim_output_dir(const CommandLine& cl, const std::string& dir, const Log& log,
+                                                 const parallel::Communicator& comm) {
   int dir_exists = comm.is_root() && std::filesystem::is_directory(dir) ? 1 : 0;
   comm.broadcast(dir_exists);
-  if (dir_exists || !cl.options.count("--restart")) {
-    io::make_directories(dir, comm);
-    std::string lock_note;
-    lock = std::make_unique<io::OutputLock>(dir, dir + "/gwflow.lock", comm, lock_note);
-    if (!lock_note.empty()) log.warn(lock_note);
-  }
+  if (!dir_exists && has(cl, "--restart")) return nullptr;
+  io::make_directories(dir, comm);
+  std::string lock_note;
+  auto lock = std::make_unique<io::OutputLock>(dir, dir + "/gwflow.lock", comm, lock_note);
+  if (!lock_note.empty()) log.warn(lock_note);
+  return lock;
+}
+
+/// --restart (or training.restart = "auto"): continues `trainer` from the newest valid checkpoint
+/// in `dir`. A fresh run refuses an earlier run's checkpoints (restart would pick theirs, pruning
+/// would delete its own) unless --overwrite deletes them.
+void continue_or_start(const CommandLine& cl, const config::Config& cfg, train::Trainer& trainer, const Log& log,
+                       const parallel::Communicator& comm) {
+  const std::string& dir = cfg.output.dir;
+  const bool auto_restart = cfg.training.restart == config::Restart::kAuto;
   const auto found = io::list_checkpoints(dir);  // newest first
   // Rank 0 changes the folder while the others wait (they all listed it first).
   const auto on_root = [&](const std::function<void(const std::string&)>& change) {
@@ -74,37 +76,31 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     }
     comm.barrier();
   };
-  if (cl.options.count("--restart") || auto_restart) {
-    bool restored = false;
+  if (has(cl, "--restart") || auto_restart) {
     for (const auto& path : found) {
       try {
         trainer.restore(io::read_checkpoint_file(path), path, [&](const std::string& m) { log.warn(m); });
         log.info("restart: continuing from " + path + " (iteration " + std::to_string(trainer.iterations_done()) + ")");
-        restored = true;
-        break;
+        return;
       } catch (const IoError& e) {
         if (!auto_restart) throw;
         log.warn(std::string(e.what()) + "; trying an older checkpoint");
       }
     }
-    if (!restored) {
-      if (!auto_restart) {
-        throw ConfigError("--restart: no checkpoint in " + dir +
-                          " (set training.restart = \"auto\" to start fresh when there is none)");
-      }
-      // Unusable checkpoints go aside (kept for inspection): left in place, a later iteration
-      // number would make the pruning delete this run's own checkpoints.
-      on_root([&](const std::string& path) {
-        std::error_code ec;
-        std::filesystem::rename(path, path + ".unusable", ec);
-        log.warn("restart: moved the unusable " + path + " aside to " + path + ".unusable");
-      });
-      log.info("restart: no usable checkpoint in " + dir + ", starting fresh");
+    if (!auto_restart) {
+      throw ConfigError("--restart: no checkpoint in " + dir +
+                        " (set training.restart = \"auto\" to start fresh when there is none)");
     }
+    // Unusable checkpoints go aside (kept for inspection): left in place, a later iteration
+    // number would make the pruning delete this run's own checkpoints.
+    on_root([&](const std::string& path) {
+      std::error_code ec;
+      std::filesystem::rename(path, path + ".unusable", ec);
+      log.warn("restart: moved the unusable " + path + " aside to " + path + ".unusable");
+    });
+    log.info("restart: no usable checkpoint in " + dir + ", starting fresh");
   } else if (!found.empty()) {
-    // A fresh run must not mix its checkpoints with an earlier run's (restart would pick theirs,
-    // pruning would delete its own).
-    if (!cl.options.count("--overwrite")) {
+    if (!has(cl, "--overwrite")) {
       throw ConfigError(dir + " holds checkpoints of an earlier run (" + found.front() +
                         "): continue it with --restart, choose another output.dir, or start afresh with --overwrite");
     }
@@ -114,21 +110,23 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     });
     log.info("--overwrite: deleted " + std::to_string(found.size()) + " checkpoint(s) of an earlier run in " + dir);
   }
-  // Only now, once the data, the device and a requested restart are known to be good: a run that
-  // fails on its input leaves no empty output folder behind.
-  io::make_directories(dir, comm);
-  const int64_t start_iteration = trainer.iterations_done();
+}
 
-  train::TrainCallbacks cb;
+/// Rank 0 prints a progress line at most twice a second at validations, and after the last
+/// iteration.
+train::TrainCallbacks progress_printer(const train::Trainer& trainer, const Log& log,
+                                       const parallel::Communicator& comm) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto last_print = t0 - std::chrono::hours(1);
-  const auto& hist = trainer.history();
-  cb.progress = [&](const train::Progress& p) {
+  const int64_t start_iteration = trainer.iterations_done();
+  auto last_print = std::make_shared<std::chrono::steady_clock::time_point>(t0 - std::chrono::hours(1));
+  train::TrainCallbacks cb;
+  cb.progress = [&trainer, &comm, t0, start_iteration, last_print](const train::Progress& p) {
     if (!comm.is_root() || Log::verbosity() < 0) return;
     const auto now = std::chrono::steady_clock::now();
     const bool last = p.iteration + 1 == p.iterations;
-    if (!(p.validated && now - last_print >= std::chrono::milliseconds(500)) && !last) return;
-    last_print = now;
+    if (!(p.validated && now - *last_print >= std::chrono::milliseconds(500)) && !last) return;
+    *last_print = now;
+    const auto& hist = trainer.history();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     const double rate = (p.iteration + 1 - start_iteration) / std::max(elapsed, 1e-9);
     char buf[256];
@@ -141,43 +139,48 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     std::printf("%s\n", buf);
     std::fflush(stdout);
   };
-  cb.message = [&](const std::string& m) { log.warn(m); };
+  cb.message = [&log](const std::string& m) { log.warn(m); };
+  return cb;
+}
 
-  // Signals only set a flag (installed in main): a second Ctrl+C while saving changes nothing.
-  trainer.run(cb, dir);
-  const std::string checkpoint = trainer.save_checkpoint(dir);
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  const std::string weights_path = dir + "/weights.zip", history_path = dir + "/history.h5";
+/// Rank 0 writes weights.zip (the published model), history.h5 and the resolved config.toml.
+void write_outputs(const config::Config& cfg, const train::Trainer& trainer, const parallel::Communicator& comm) {
+  const std::string& dir = cfg.output.dir;
   parallel::run_on_root(comm, [&] {
-    io::write_weights(weights_path, trainer.output_state());
+    io::write_weights(dir + "/weights.zip", trainer.output_state());
     const std::string resolved = config::to_toml(cfg);
-    train::save_history(trainer.history(), history_path,
+    train::save_history(trainer.history(), dir + "/history.h5",
                         {{"gwflow_version", std::string(kVersion)}, {"config", resolved}});
     io::write_file_atomic(dir + "/config.toml", std::vector<char>(resolved.begin(), resolved.end()));
   });
   comm.barrier();
-  const int64_t done = trainer.iterations_done() - start_iteration;
+}
+
+/// The closing lines: time, memory, outputs, the published model, the regression fit, and how the
+/// run ended. Returns the exit status.
+int report_end(const config::Config& cfg, train::Trainer& trainer, int64_t iterations, double train_s, double load_s,
+               const std::string& checkpoint, const Log& log, const parallel::Communicator& comm) {
+  const std::string& dir = cfg.output.dir;
+  const auto& hist = trainer.history();
   const double rss = peak_rss_mib(comm);
   char buf[320];
   std::snprintf(buf, sizeof buf,
                 "trained %lld iterations in %s (%.2f ms/iteration; data load %s; peak RSS %.0f MiB per rank); "
                 "final validation loss %.5f",
-                static_cast<long long>(done), format_seconds(train_s).c_str(),
-                1e3 * train_s / std::max<int64_t>(done, 1), format_seconds(load_s).c_str(), rss,
+                static_cast<long long>(iterations), format_seconds(train_s).c_str(),
+                1e3 * train_s / std::max<int64_t>(iterations, 1), format_seconds(load_s).c_str(), rss,
                 hist.validation_loss.empty() ? NAN : hist.validation_loss.back());
   log.summary(buf);
   char ck[256];
   std::snprintf(ck, sizeof ck, " (last checkpoint write %.3f s, %.1f KiB)", trainer.last_checkpoint_seconds(),
                 trainer.last_checkpoint_bytes() / 1024.0);
-  log.info("wrote " + weights_path + ", " + history_path + ", " + dir + "/config.toml, " + checkpoint + ck);
-  const std::string at = std::to_string(trainer.iterations_done());
+  log.info("wrote " + dir + "/weights.zip, " + dir + "/history.h5, " + dir + "/config.toml, " + checkpoint + ck);
   if (cfg.training.early_stopping && trainer.best_iteration() >= 0) {
     log.info(std::string(trainer.stopped_early() ? "early stopping ended the training; " : "") +
              "weights.zip holds the best model (validation at iteration " + std::to_string(trainer.best_iteration()) +
              ")");
   }
-  if (regression) {
+  if (config::is_regression(cfg.training.loss)) {
     const auto r = trainer.regression_summary();
     char rb[256];
     std::snprintf(
@@ -186,6 +189,7 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
         r.constant, r.residual_mean, r.residual_std, static_cast<long long>(r.rows));
     log.info(rb);
   }
+  const std::string at = std::to_string(trainer.iterations_done());
   if (trainer.stop_signal() == SIGINT) {
     log.info("stopped by SIGINT after iteration " + at + "; outputs hold the state so far (continue with --restart)");
     return 0;
@@ -195,6 +199,43 @@ int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
     return kExitStoppedBySignal;
   }
   return 0;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int run_train(const CommandLine& cl, const parallel::Communicator& comm) {
+  if (cl.positional.size() != 1) throw UsageError("train: expected one CONFIG.toml");
+  if (has(cl, "--restart") && has(cl, "--overwrite")) {
+    throw UsageError("train: --restart continues the run in output.dir and --overwrite discards it; give one of them");
+  }
+  const Log log(comm);
+  const config::Config cfg = config::load_config(cl.positional[0], cl.overrides);
+  if (cfg.training.threads > 0) torch::set_num_threads(static_cast<int>(cfg.training.threads));
+
+  const auto t_load = std::chrono::steady_clock::now();
+  const train::TrainingData data = train::load_training_data(cfg.data, comm, config::is_regression(cfg.training.loss));
+  train::Trainer trainer(cfg, data, comm);
+  print_start(log, comm, cfg, data, trainer);
+  const double load_s = seconds_since(t_load);
+
+  const auto lock = claim_output_dir(cl, cfg.output.dir, log, comm);
+  continue_or_start(cl, cfg, trainer, log, comm);
+  // Only now, once the data, the device and a requested restart are known to be good: a run that
+  // fails on its input leaves no empty output folder behind.
+  io::make_directories(cfg.output.dir, comm);
+
+  const int64_t start_iteration = trainer.iterations_done();
+  const auto t0 = std::chrono::steady_clock::now();
+  // Signals only set a flag (installed in main): a second Ctrl+C while saving changes nothing.
+  trainer.run(progress_printer(trainer, log, comm), cfg.output.dir);
+  const std::string checkpoint = trainer.save_checkpoint(cfg.output.dir);
+  const double train_s = seconds_since(t0);
+  write_outputs(cfg, trainer, comm);
+  return report_end(cfg, trainer, trainer.iterations_done() - start_iteration, train_s, load_s, checkpoint, log, comm);
 }
 
 }  // namespace gwflow::app

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the sample and logprob commands.
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -8,12 +9,47 @@
 #include "gwflow/flow/flow.hpp"
 #include "gwflow/io/generation_file.hpp"
 #include "gwflow/io/hdf5.hpp"
+#include "gwflow/io/output_lock.hpp"
+#include "gwflow/parallel/communicator.hpp"
 
 namespace gwflow::kernels {
 class KernelFlow;
 }
 
 namespace gwflow::app {
+
+class Log;
+
+/// The flow a sample or logprob run evaluates: on its device, with the backend that evaluates it.
+struct GenerationModel {
+  flow::Flow flow{nullptr};
+  std::string sha256;  ///< of the weights file
+  torch::Device device{torch::kCPU};
+  std::unique_ptr<kernels::KernelFlow> kernel;  ///< the fused kernels; null: LibTorch
+  std::string backend;                          ///< the backend used ("kokkos" or "torch")
+
+  GenerationModel();
+  GenerationModel(GenerationModel&&) noexcept;
+  ~GenerationModel();
+};
+
+/// Reads `section`.weights ("sample" or "logprob") in `section`.dtype, selects `section`.device
+/// and chooses `section`.backend (warning when it falls back). Every error names its key; none
+/// leaves an output behind. Collective (the device check).
+GenerationModel load_generation_model(const std::string& section, const std::string& weights, config::Dtype dtype,
+                                      config::Device device, config::Backend backend, const Log& log,
+                                      const parallel::Communicator& comm);
+
+/// An output of sample or logprob, claimed for this run: its folder made, its lock held to the
+/// end of the run, the file created, resumed or found complete (GenerationFile).
+struct ClaimedOutput {
+  std::unique_ptr<io::OutputLock> lock;
+  std::unique_ptr<io::GenerationFile> file;
+};
+/// Collective. Notes (a stale lock taken over, a partial file restarted) go to `log`'s warnings.
+ClaimedOutput claim_output(const std::string& path, const std::vector<io::OutputDataset>& datasets,
+                           const io::OutputIdentity& identity, const io::OutputAttributes& attributes, bool overwrite,
+                           const Log& log, const parallel::Communicator& comm);
 
 /// Reads a weights file into a flow of `dtype`; errors name the config
 /// `key` the path came from and the file ("sample.weights = w.zip: ...").

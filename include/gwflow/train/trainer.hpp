@@ -1,5 +1,10 @@
 #pragma once
-// Data-parallel forward-KL training (mbank train_flow_forward_KL semantics) with checkpoints.
+// Data-parallel training (mbank train_flow_forward_KL semantics, and the regression losses) with
+// checkpoints: a loop over its parts (docs/training.md):
+//   - the model (make_initial_model), the optimizer and this rank's batch generator;
+//   - a GradientBackend: log p and the gradients (fused kernels or LibTorch);
+//   - the Validator: validation, the learning-rate schedule, early stopping, the best model;
+//   - the Checkpointer: the state on disk and the checks before a restart.
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,11 +15,11 @@
 #include "gwflow/flow/flow.hpp"
 #include "gwflow/io/checkpoint_file.hpp"
 #include "gwflow/parallel/communicator.hpp"
-#include "gwflow/train/early_stopper.hpp"
+#include "gwflow/train/checkpointer.hpp"
 #include "gwflow/train/history.hpp"
 #include "gwflow/train/losses.hpp"
-#include "gwflow/train/plateau_scheduler.hpp"
 #include "gwflow/train/training_data.hpp"
+#include "gwflow/train/validator.hpp"
 
 namespace torch::optim {
 class Adam;
@@ -49,14 +54,6 @@ struct TrainCallbacks {
 /// distribution of mbank's direct draws at O(1) cost per draw.
 std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t seed);
 
-/// How well log_prob + C reproduces the target on the validation set (regression losses).
-struct RegressionSummary {
-  double constant = 0;       ///< C
-  double residual_mean = 0;  ///< mean of log_prob + C - w over validation rows with finite log_prob
-  double residual_std = 0;
-  int64_t rows = 0;
-};
-
 /// Trains a flow on `data` (every rank holds its shard). Every rank takes identical optimizer
 /// steps: the gradients are summed with one allreduce. Collective.
 class Trainer {
@@ -86,13 +83,13 @@ class Trainer {
   const std::string& backend_note() const { return backend_note_; }
   /// The parameters to publish: the best model (lowest validation loss) when early stopping is
   /// on, else the current one.
-  flow::NamedTensors output_state() const;
+  flow::NamedTensors output_state() const { return validator_->output_state(*flow_); }
   /// True when early stopping ended the training.
-  bool stopped_early() const { return stopped_early_; }
-  int64_t best_iteration() const { return best_iteration_; }
+  bool stopped_early() const { return validator_->stopped_early(); }
+  int64_t best_iteration() const { return validator_->best_iteration(); }
   Loss loss() const { return loss_; }
   /// Collective: residuals of the published model on the validation set (regression losses).
-  RegressionSummary regression_summary();
+  RegressionSummary regression_summary() { return validator_->regression_summary(*flow_); }
   const History& history() const { return history_; }
   /// The signal that stopped the run (0 when it completed).
   int stop_signal() const { return stop_signal_; }
@@ -100,11 +97,13 @@ class Trainer {
   /// Batch rows this rank draws per iteration.
   int64_t local_batch() const { return local_batch_; }
   /// Seconds and bytes of the last checkpoint write (rank 0's view).
-  double last_checkpoint_seconds() const { return last_checkpoint_seconds_; }
-  int64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
+  double last_checkpoint_seconds() const { return checkpointer_.last_seconds(); }
+  int64_t last_checkpoint_bytes() const { return checkpointer_.last_bytes(); }
 
  private:
-  void validate(Progress& p);
+  /// Validates after the step of p.iteration: fills p, records the history, applies the
+  /// scheduler's learning rate.
+  void validate(Progress& p, const TrainCallbacks& cb);
   /// The whole training state, saved or restored through one list (StateArchive).
   void archive(StateArchive& a, const std::function<void(const std::string&)>& message);
 
@@ -122,24 +121,14 @@ class Trainer {
   at::Generator gen_;
   std::vector<std::vector<uint8_t>> gathered_rng_;  // save_checkpoint: every rank's generator (rank 0)
   History history_;
-  torch::Tensor train_, validation_, train_w_, validation_w_;
+  torch::Tensor train_, train_w_;  // this rank's training rows and (regression) targets
   Loss loss_ = Loss::kForwardKL;
-  double validation_w_min_ = 0;
   double lr_ = 0;
-  bool use_scheduler_ = false;
-  PlateauScheduler scheduler_;
-  EarlyStopper stopper_;
-  bool stopped_early_ = false;
-  int64_t best_iteration_ = -1;
-  flow::NamedTensors best_state_;
+  std::unique_ptr<Validator> validator_;
+  Checkpointer checkpointer_;
   int64_t global_batch_ = 0, local_batch_ = 0;
   int64_t iteration_ = 0;
-  int64_t last_checkpoint_iteration_ = -1;
-  double last_checkpoint_seconds_ = 0;
-  int64_t last_checkpoint_bytes_ = 0;
   int stop_signal_ = 0;
-  int64_t validation_outside_ = 0;
-  bool warned_outside_ = false;
 };
 
 }  // namespace gwflow::train
