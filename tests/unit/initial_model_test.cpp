@@ -29,22 +29,14 @@ struct Scene {
   }
 };
 
-bool same_state(const flow::NamedTensors& a, const flow::NamedTensors& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
-  }
-  return true;
-}
-
 TEST(InitialModel, SameSeedSameModelOtherSeedAnother) {
   Scene s;
   const auto a = make_initial_model(s.cfg, s.data, s.comm)->state_dict();
   torch::manual_seed(123);  // the global generator's state before does not matter
   const auto b = make_initial_model(s.cfg, s.data, s.comm)->state_dict();
-  EXPECT_TRUE(same_state(a, b));
+  EXPECT_TRUE(test::same_state(a, b));
   s.cfg.training.seed += 1;
-  EXPECT_FALSE(same_state(a, make_initial_model(s.cfg, s.data, s.comm)->state_dict()));
+  EXPECT_FALSE(test::same_state(a, make_initial_model(s.cfg, s.data, s.comm)->state_dict()));
 }
 
 TEST(InitialModel, BoxFromBoundariesOrFromTheDataRange) {
@@ -88,7 +80,7 @@ TEST(InitialModel, ModelInitGivesEveryParameterAndChecksTheArchitecture) {
   other->box()->set_box(torch::tensor({-2.0, -2.0}, torch::kFloat64), torch::tensor({2.0, 2.0}, torch::kFloat64));
   io::write_weights(dir + "/w.zip", other->state_dict());
   s.cfg.model.init = dir + "/w.zip";
-  EXPECT_TRUE(same_state(make_initial_model(s.cfg, s.data, s.comm)->state_dict(), other->state_dict()));
+  EXPECT_TRUE(test::same_state(make_initial_model(s.cfg, s.data, s.comm)->state_dict(), other->state_dict()));
   s.cfg.model.hidden_features = {5, 3};
   try {
     make_initial_model(s.cfg, s.data, s.comm);

@@ -22,6 +22,15 @@ inline std::string scratch_dir(const std::string& name) {
   return dir.string();
 }
 
+/// Two parameter lists with the same names in the same order and bit-identical tensors.
+inline bool same_state(const flow::NamedTensors& a, const flow::NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
+  }
+  return true;
+}
+
 /// max_i |a_i - b_i| / max(|b_i|, floor) over entries where b is finite; requires the same
 /// non-finite pattern.
 inline double max_rel_error(const torch::Tensor& a, const torch::Tensor& b, double floor = 1.0) {

@@ -36,14 +36,6 @@ struct Scene {
   }
 };
 
-bool same_state(const flow::NamedTensors& a, const flow::NamedTensors& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
-  }
-  return true;
-}
-
 TEST(Validator, LossAndMetricOverTheRowsInsideTheBox) {
   Scene s;
   Validator v(s.cfg, s.data, *s.flow, torch::kCPU, s.comm);
@@ -89,8 +81,8 @@ TEST(Validator, EarlyStoppingKeepsTheBestModelAndTheSchedulerCutsTheRate) {
   }
   EXPECT_TRUE(v.stopped_early());  // two validations worse than the best
   EXPECT_EQ(v.best_iteration(), 1);
-  EXPECT_TRUE(same_state(v.output_state(*s.flow), best));
-  EXPECT_FALSE(same_state(s.flow->state_dict(), best));
+  EXPECT_TRUE(test::same_state(v.output_state(*s.flow), best));
+  EXPECT_FALSE(test::same_state(s.flow->state_dict(), best));
   EXPECT_EQ(lr, 0.5);  // one cut: 2.5 and 2.6 are two validations without improvement, patience 1
 }
 
@@ -101,7 +93,7 @@ TEST(Validator, WithoutEarlyStoppingPublishesTheCurrentModel) {
   r.loss = 1.0;
   EXPECT_EQ(v.respond(r, 0, 0.25, *s.flow), 0.25);  // no scheduler: the rate is kept
   s.perturb();
-  EXPECT_TRUE(same_state(v.output_state(*s.flow), s.flow->state_dict()));
+  EXPECT_TRUE(test::same_state(v.output_state(*s.flow), s.flow->state_dict()));
   EXPECT_EQ(v.best_iteration(), -1);
 }
 
@@ -125,7 +117,7 @@ TEST(Validator, StateSurvivesACheckpoint) {
   auto in = StateArchive::loading(c, "c.h5");
   w.archive(in, *s.flow);
   EXPECT_EQ(w.best_iteration(), 4);
-  EXPECT_TRUE(same_state(w.output_state(*s.flow), best));
+  EXPECT_TRUE(test::same_state(w.output_state(*s.flow), best));
   EXPECT_FALSE(w.first_outside(r));  // already warned before the checkpoint
   // The stopper's best carried over: an equal loss is no improvement, a lower one is.
   r.loss = 1.0;
