@@ -50,8 +50,7 @@ void print_start(const Log& log, const parallel::Communicator& comm, const confi
 /// creating it).
 std::unique_ptr<io::OutputLock> claim_output_dir(const CommandLine& cl, const std::string& dir, const Log& log,
                                                  const parallel::Communicator& comm) {
-  int dir_exists = comm.is_root() && std::filesystem::is_directory(dir) ? 1 : 0;
-  comm.broadcast(dir_exists);
+  const bool dir_exists = parallel::root_decides(comm, [&] { return std::filesystem::is_directory(dir); });
   if (!dir_exists && has(cl, "--restart")) return nullptr;
   io::make_directories(dir, comm);
   std::string lock_note;
@@ -68,13 +67,12 @@ void continue_or_start(const CommandLine& cl, const config::Config& cfg, train::
   const std::string& dir = cfg.output.dir;
   const bool auto_restart = cfg.training.restart == config::Restart::kAuto;
   const auto found = io::list_checkpoints(dir);  // newest first
-  // Rank 0 changes the folder while the others wait (they all listed it first).
+  // Rank 0 changes the folder while the others wait (once they all listed it).
   const auto on_root = [&](const std::function<void(const std::string&)>& change) {
     comm.barrier();
-    if (comm.is_root()) {
+    parallel::run_on_root(comm, [&] {
       for (const auto& path : found) change(path);
-    }
-    comm.barrier();
+    });
   };
   if (has(cl, "--restart") || auto_restart) {
     for (const auto& path : found) {

@@ -1,5 +1,7 @@
 #include "gwflow/io/generation_file.hpp"
 
+#include "gwflow/parallel/root_task.hpp"
+
 #include <filesystem>
 
 #include "gwflow/errors.hpp"
@@ -17,17 +19,14 @@ bool exists(const std::string& path) {
 
 /// Collective: rank 0 decides, everyone learns (file systems may lag between nodes).
 bool agreed_exists(const std::string& path, const parallel::Communicator& comm) {
-  int e = comm.is_root() && exists(path) ? 1 : 0;
-  comm.broadcast(e);
-  return e != 0;
+  return parallel::root_decides(comm, [&] { return exists(path); });
 }
 
 void remove_file(const std::string& path, const parallel::Communicator& comm) {
-  if (comm.is_root()) {
+  parallel::run_on_root(comm, [&] {
     std::error_code ec;
     std::filesystem::remove(path, ec);
-  }
-  comm.barrier();
+  });
 }
 
 std::string identity_of(const File& f) {
@@ -90,13 +89,11 @@ GenerationFile::GenerationFile(const std::string& final_path, const std::vector<
                           (rows < 0 ? std::string("no progress record") : std::to_string(rows) + " rows written") +
                           ") and " + partial_path_ + " exists too (use --overwrite to start over)");
       }
-      int renamed = 1;
-      if (comm.is_root()) {
+      const bool renamed = parallel::root_decides(comm, [&] {
         std::error_code ec;
         std::filesystem::rename(final_path_, partial_path_, ec);
-        renamed = ec ? 0 : 1;
-      }
-      comm.broadcast(renamed);
+        return !ec;
+      });
       if (!renamed)
         throw IoError(final_path_ + ": unfinished, and cannot be renamed to " + partial_path_ + " to resume it");
       note = final_path_ + " was unfinished (" + std::to_string(rows < 0 ? 0 : rows) + " of " +

@@ -39,4 +39,11 @@ void run_on_root(const Communicator& comm, const std::function<void()>& task) {
   }
 }
 
+bool root_decides(const Communicator& comm, const std::function<bool()>& question) {
+  int answer = 0;
+  run_on_root(comm, [&] { answer = question() ? 1 : 0; });
+  comm.broadcast(answer);
+  return answer != 0;
+}
+
 }  // namespace gwflow::parallel

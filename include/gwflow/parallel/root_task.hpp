@@ -13,4 +13,8 @@ namespace gwflow::parallel {
 /// IoError) with rank 0's message. The other ranks only wait.
 void run_on_root(const Communicator& comm, const std::function<void()>& task);
 
+/// Collective. Rank 0 answers `question` (about the file system, say, which may lag between
+/// nodes); every rank returns rank 0's answer, or throws rank 0's error as run_on_root does.
+bool root_decides(const Communicator& comm, const std::function<bool()>& question);
+
 }  // namespace gwflow::parallel
