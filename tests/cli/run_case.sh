@@ -44,13 +44,13 @@ if [ "$what" = setup ]; then
   remove_dir "$dir"
   mkdir -p "$dir" && cd "$dir" || exit 1
   (if declare -F setup >/dev/null; then setup; fi; finish)
-  exit  # the shared files are kept either way: the cases need them, cli.SUITE.cleanup removes them
+  exit  # the shared files are kept either way: the cases need them (the next setup replaces them)
 fi
 if ! [[ $what =~ ^[a-z0-9_]+$ ]] || ! declare -F "case_$what" >/dev/null; then
   echo "run_case.sh: $suite has no case '$what' (run_case.sh $suite --list names them)" >&2
   exit 2
 fi
-case $what in shared | cleanup)  # the shared directory; the test cli.SUITE.cleanup
+case $what in shared | cleanup)  # reserved: the shared directory, and a name kept for a cleanup step
   echo "run_case.sh: '$what' is not a usable case name" >&2
   exit 2
 esac
