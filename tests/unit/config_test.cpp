@@ -3,7 +3,7 @@
 
 #include "gwflow/config/config.hpp"
 #include "gwflow/errors.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow::config {
 namespace {

@@ -1,6 +1,6 @@
 // EarlyStopper: mbank's early_stopper (patience, min_delta, NaN stops).
 #include "gwflow/train/early_stopper.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow::train {
 namespace {

@@ -1,6 +1,6 @@
 // train/history: history.h5 round trip.
 #include "gwflow/train/history.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow {
 namespace {

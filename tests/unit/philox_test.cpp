@@ -1,6 +1,6 @@
 // kernels/philox: Random123 known answers and the normals drawn from it.
 #include "gwflow/kernels/philox.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow {
 namespace {

@@ -1,6 +1,6 @@
 // PlateauScheduler: torch's ReduceLROnPlateau state machine.
 #include "gwflow/train/plateau_scheduler.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow::train {
 namespace {

@@ -1,6 +1,6 @@
 // The regression example's target density (examples/regression_data): normalised as documented.
 #include "gwflow/examples/regression_data.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow::train {
 namespace {

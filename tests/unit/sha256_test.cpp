@@ -1,6 +1,6 @@
 // io/sha256: the NIST vectors.
 #include "gwflow/io/sha256.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow {
 namespace {

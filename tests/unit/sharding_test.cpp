@@ -1,6 +1,6 @@
 // parallel/sharding: rows and batch shares cover everything once.
 #include "gwflow/parallel/sharding.hpp"
-#include "test_util.hpp"
+#include "test_files.hpp"
 
 namespace gwflow {
 namespace {

@@ -1,9 +1,10 @@
 #pragma once
-// Helpers shared by the unit tests.
+// Helpers shared by the unit tests that use LibTorch (the others include test_files.hpp alone).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "gwflow/flow/flow.hpp"
+#include "test_files.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -11,16 +12,6 @@
 #include <string>
 
 namespace gwflow::test {
-
-inline std::string data_path(const std::string& name) { return std::string(GWFLOW_TEST_DATA_DIR) + "/" + name; }
-
-/// A fresh, empty scratch directory for one test.
-inline std::string scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("gwflow_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
 
 /// Two parameter lists with the same names in the same order and bit-identical tensors.
 inline bool same_state(const flow::NamedTensors& a, const flow::NamedTensors& b) {
