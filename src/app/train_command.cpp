@@ -35,10 +35,9 @@ void print_start(const Log& log, const parallel::Communicator& comm, const confi
                    config::to_toml(cfg));
   if (!trainer.backend_note().empty()) log.warn(trainer.backend_note());
   log.info("model: " + arch.describe() + ", " + std::to_string(arch.parameter_count()) + " trainable parameters");
-  log.info(
-      "data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
-      " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
-      std::to_string(cfg.training.batch_size == 0 ? data.n_train : std::min(cfg.training.batch_size, data.n_train)));
+  log.info("data: " + std::to_string(data.n_train) + " training rows, " + std::to_string(data.n_validation) +
+           " validation rows; rank 0 draws " + std::to_string(trainer.local_batch()) + " of each global batch of " +
+           std::to_string(trainer.global_batch()));
   if (cfg.training.batch_size > data.n_train) {
     log.warn("training.batch_size = " + std::to_string(cfg.training.batch_size) + " exceeds the " +
              std::to_string(data.n_train) + " training rows; using the whole training set each step");

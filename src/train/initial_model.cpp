@@ -12,9 +12,11 @@ torch::Dtype dtype_of(config::Dtype dtype) {
   return dtype == config::Dtype::kFloat64 ? torch::kFloat64 : torch::kFloat32;
 }
 
-std::string dims_mismatch(const std::string& what, size_t n, const config::Config& config, int64_t dim) {
-  return what + " has " + std::to_string(n) + " " + (what == "data.columns" ? "names" : "dimensions") + " but " +
-         config.data.train.str() + " has D = " + std::to_string(dim);
+/// "data.columns has 3 names but train.h5:/x has D = 2".
+std::string dims_mismatch(const std::string& key, size_t n, const std::string& what, const config::Config& config,
+                          int64_t dim) {
+  return key + " has " + std::to_string(n) + " " + what + " but " + config.data.train.str() +
+         " has D = " + std::to_string(dim);
 }
 
 /// The box: data.boundaries when given, else the training data's range; with mbank's margin.
@@ -23,7 +25,7 @@ void set_box(flow::FlowImpl& flow, const config::Config& config, const TrainingD
   if (config.data.boundaries) {
     const auto& b = *config.data.boundaries;
     if (static_cast<int64_t>(b.low.size()) != data.dim) {
-      throw ConfigError(dims_mismatch("data.boundaries", b.low.size(), config, data.dim));
+      throw ConfigError(dims_mismatch("data.boundaries", b.low.size(), "dimensions", config, data.dim));
     }
     std::tie(low, high) =
         flow::box_with_margin(torch::tensor(b.low, torch::kFloat64), torch::tensor(b.high, torch::kFloat64));
@@ -54,7 +56,7 @@ void load_init(flow::FlowImpl& flow, const config::Config& config) {
 flow::Flow make_initial_model(const config::Config& config, const TrainingData& data,
                               const parallel::Communicator& comm) {
   if (!config.data.columns.empty() && static_cast<int64_t>(config.data.columns.size()) != data.dim) {
-    throw ConfigError(dims_mismatch("data.columns", config.data.columns.size(), config, data.dim));
+    throw ConfigError(dims_mismatch("data.columns", config.data.columns.size(), "names", config, data.dim));
   }
   const flow::Architecture arch{data.dim, config.model.hidden_features, config.model.constant};
   torch::manual_seed(static_cast<uint64_t>(config.training.seed));  // the same initial model on every rank

@@ -38,7 +38,7 @@ std::pair<double, double> valmetric_reference(int64_t n, int64_t d, uint64_t see
 }
 
 Trainer::Trainer(const config::Config& config, const TrainingData& data, const parallel::Communicator& comm)
-    : config_(config), data_(data), comm_(comm), checkpointer_(config, comm) {
+    : config_(config), comm_(comm), checkpointer_(config, comm) {
   const auto& t = config.training;
   flow_ = make_initial_model(config, data, comm);
   loss_ = t.loss;
@@ -69,8 +69,7 @@ Trainer::Trainer(const config::Config& config, const TrainingData& data, const p
 Trainer::~Trainer() = default;
 
 void Trainer::validate(Progress& p, const TrainCallbacks& cb) {
-  const auto c = flow_->constant().defined() ? flow_->constant() : torch::Tensor();
-  const Validation v = validator_->evaluate(*gradient_, c);
+  const Validation v = validator_->evaluate(*gradient_, flow_->constant());  // undefined without model.constant
   p.validated = true;
   p.validation_loss = v.loss;
   p.valmetric = v.valmetric;

@@ -94,8 +94,10 @@ class Trainer {
   /// The signal that stopped the run (0 when it completed).
   int stop_signal() const { return stop_signal_; }
   int64_t iterations_done() const { return iteration_; }
-  /// Batch rows this rank draws per iteration.
+  /// Batch rows this rank draws per iteration, and over all ranks (training.batch_size, 0 and
+  /// values above the training rows meaning all of them).
   int64_t local_batch() const { return local_batch_; }
+  int64_t global_batch() const { return global_batch_; }
   /// Seconds and bytes of the last checkpoint write (rank 0's view).
   double last_checkpoint_seconds() const { return checkpointer_.last_seconds(); }
   int64_t last_checkpoint_bytes() const { return checkpointer_.last_bytes(); }
@@ -108,7 +110,6 @@ class Trainer {
   void archive(StateArchive& a, const std::function<void(const std::string&)>& message);
 
   const config::Config& config_;
-  const TrainingData& data_;
   const parallel::Communicator& comm_;
   flow::Flow flow_{nullptr};
   config::Backend backend_ = config::Backend::kTorch;
